@@ -1,0 +1,126 @@
+#pragma once
+// The spawned-task cell: a type-independent Header (state word, scheduler link, frame,
+// join waker) followed by the typed output. The scheduler only sees Header*; the typed
+// operations go through TaskVTable.
+//
+// Ownership rules (cited as R1..R4 in the code):
+//   R1 The frame (root, leaf) is touched only by the thread that holds RUNNING.
+//   R2 The output is written by the RUNNING thread before T3 (to_complete); after T3 it
+//      belongs to the JoinHandle if JOIN_INTEREST was still set, else the completer drops it.
+//   R3 join_waker belongs to the JoinHandle while JOIN_WAKER is clear and the task is not
+//      complete; to the completer (read-only) while JOIN_WAKER is set. See task_state.hpp T7.
+//   R4 `queue_next` belongs to whoever holds the notified reference; `owned_*` are guarded by
+//      the owned-task shard's mutex.
+#include <coroutine>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <utility>
+
+#include "weft/detail/alloc.hpp"
+#include "weft/detail/task_state.hpp"
+#include "weft/future.hpp"
+#include "weft/join_error.hpp"
+#include "weft/task.hpp"
+#include "weft/waker.hpp"
+
+namespace weft::detail {
+
+class Scheduler;
+struct Header;
+
+struct TaskVTable {
+  /// The root coroutine finished: move its result into the output and free the frame.
+  void (*store_output)(Header*) noexcept;
+  /// Free the frame without resuming it and store a cancelled JoinError with `why`.
+  void (*cancel)(Header*, const char* why) noexcept;
+  /// Nobody will read the output: destroy it now.
+  void (*drop_output)(Header*) noexcept;
+  /// The last reference is gone.
+  void (*dealloc)(Header*) noexcept;
+};
+
+struct Header {
+  Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept;
+
+  TaskState state;
+  const TaskVTable* vtable;
+  Scheduler* sched;  // counted reference, released in dealloc
+  Header* queue_next = nullptr;  // R4
+  Header* owned_prev = nullptr;  // R4
+  Header* owned_next = nullptr;  // R4
+  bool owned_linked = false;     // R4
+  TaskId id;
+  std::coroutine_handle<> root;  // R1
+  LeafBase* leaf = nullptr;      // R1
+  Waker join_waker;              // R3
+};
+
+// Implemented in runtime/src.
+std::uint64_t next_task_id() noexcept;
+void scheduler_ref_inc(Scheduler*) noexcept;
+void scheduler_ref_dec(Scheduler*) noexcept;
+/// Registers a new task with its scheduler and schedules it; if the runtime has shut down,
+/// completes it at once as cancelled.
+void scheduler_spawn(Scheduler*, Header*);
+/// Schedules a task whose to_notified / remote_abort returned Submit (consumes that ref).
+void schedule_notified(Header*) noexcept;
+/// Drops one reference; deallocates on the last.
+void drop_task_ref(Header*) noexcept;
+/// The scheduler of the runtime this thread is running tasks for, or null.
+Scheduler* current_scheduler() noexcept;
+extern const WakerVTable task_waker_vtable;
+
+inline Header::Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept
+    : vtable(vt), sched(s), id{next_task_id()}, root(r) {
+  scheduler_ref_inc(s);
+}
+
+template <class T>
+struct Cell final : Header {
+  using Promise = TaskPromise<T>;
+  std::optional<JoinResult<T>> output;  // R2
+
+  Cell(Scheduler* s, std::coroutine_handle<Promise> r) noexcept : Header(&vtable_of, s, r) {}
+
+  static Cell* create(Scheduler* s, std::coroutine_handle<Promise> r) {
+    void* mem = frame_alloc(sizeof(Cell));
+    // SAFETY: fresh storage of the right size; alignment is that of a malloc result.
+    static_assert(alignof(Cell) <= alignof(std::max_align_t));
+    return ::new (mem) Cell(s, r);
+  }
+
+  static void store_output(Header* h) noexcept {
+    auto* c = static_cast<Cell*>(h);
+    auto r = std::coroutine_handle<Promise>::from_address(h->root.address());
+    Promise& p = r.promise();
+    if (p.has_exception()) {
+      c->output.emplace(JoinResult<T>::err(JoinError::panic(h->id, p.exception())));
+    } else if constexpr (std::is_void_v<T>) {
+      c->output.emplace(JoinResult<T>::ok());
+    } else {
+      c->output.emplace(JoinResult<T>::ok(std::move(std::get<1>(p.result))));
+    }
+    r.destroy();
+    h->root = {};
+  }
+  static void cancel(Header* h, const char* why) noexcept {
+    auto* c = static_cast<Cell*>(h);
+    if (h->root) h->root.destroy();  // runs the destructors of the task's locals
+    h->root = {};
+    h->leaf = nullptr;
+    c->output.emplace(JoinResult<T>::err(JoinError::cancelled(h->id, why)));
+  }
+  static void drop_output(Header* h) noexcept { static_cast<Cell*>(h)->output.reset(); }
+  static void dealloc(Header* h) noexcept {
+    auto* c = static_cast<Cell*>(h);
+    Scheduler* s = h->sched;
+    if (h->root) h->root.destroy();
+    c->~Cell();
+    frame_free(c, sizeof(Cell));
+    scheduler_ref_dec(s);
+  }
+  static constexpr TaskVTable vtable_of{&store_output, &cancel, &drop_output, &dealloc};
+};
+
+}  // namespace weft::detail

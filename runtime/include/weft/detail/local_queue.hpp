@@ -1,0 +1,204 @@
+#pragma once
+// A worker's bounded run queue: single producer (its owner), many stealers, steal-half.
+//
+// This follows tokio's multi_thread/queue.rs (itself a variant of the Chase-Lev deque,
+// "Dynamic Circular Work-Stealing Deque", SPAA 2005, restricted to a fixed ring):
+//   - `tail` is written only by the owner (push); stealers read it.
+//   - `head` packs two 32-bit indexes: `real`, the next slot to pop or steal, and `steal`,
+//     the start of a batch a stealer has claimed but not finished copying. steal == real
+//     when no steal is in progress. Only one stealer may be in progress at a time.
+//   - The owner may write slot i only while i - steal < Cap, so a slot being copied by a
+//     stealer is never overwritten.
+//   - Indexes wrap (unsigned arithmetic); Cap is a power of two and at most 2^31.
+// Differences from tokio: none in the algorithm; slots are relaxed atomics so that racy
+// reads are well-defined C++ rather than "volatile reads of maybe-torn slots".
+//
+// Roles: Local (owner: push_back, pop, push_overflow) and steal_into (any thread).
+#include <array>
+#include <atomic>
+#include <cassert>
+#include <cstdint>
+#include <utility>
+
+#include "weft/detail/cache_padded.hpp"
+
+namespace weft::detail {
+
+inline constexpr std::uint64_t pack(std::uint32_t steal, std::uint32_t real) noexcept {
+  return (std::uint64_t{steal} << 32) | real;
+}
+inline constexpr std::pair<std::uint32_t, std::uint32_t> unpack(std::uint64_t v) noexcept {
+  return {static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
+}
+
+/// T is a pointer type; Cap a power of two (tests use 4 to force wrap-around and overflow).
+template <class T, std::uint32_t Cap>
+class LocalQueue {
+  static_assert(Cap >= 2 && (Cap & (Cap - 1)) == 0 && Cap <= (1u << 31), "Cap must be a power of two");
+  static_assert(std::is_pointer_v<T>);
+  static constexpr std::uint32_t mask = Cap - 1;
+
+ public:
+  LocalQueue() noexcept {
+    for (auto& s : buffer_) s.store(nullptr, std::memory_order_relaxed);
+  }
+  LocalQueue(const LocalQueue&) = delete;
+  LocalQueue& operator=(const LocalQueue&) = delete;
+
+  static constexpr std::uint32_t capacity() noexcept { return Cap; }
+
+  /// Number of tasks (racy; exact when called by the owner with no steal in progress).
+  [[nodiscard]] std::uint32_t len() const noexcept {
+    // Acquire on both: pair with the owner's release store of tail and stealers' head CAS.
+    auto [steal, real] = unpack(head_->load(std::memory_order_acquire));
+    (void)steal;
+    return tail_->load(std::memory_order_acquire) - real;
+  }
+  [[nodiscard]] bool is_empty() const noexcept { return len() == 0; }
+
+  /// Owner only: remaining room before an overflow.
+  [[nodiscard]] std::uint32_t remaining_slots() const noexcept {
+    auto [steal, real] = unpack(head_->load(std::memory_order_acquire));
+    (void)real;
+    return Cap - (owner_tail() - steal);
+  }
+
+  /// Owner only. Pushes `task`; on a full queue moves half of it plus `task` to `overflow`
+  /// (anything with push_batch(T*, n)). While a stealer is mid-steal and the queue is full,
+  /// `task` alone goes to `overflow`.
+  template <class Overflow>
+  void push_back(T task, Overflow& overflow) {
+    for (;;) {
+      // Acquire: pairs with the stealer's release CAS that finished a steal, so slots freed
+      // by that steal are no longer being read when we overwrite them.
+      std::uint64_t head = head_->load(std::memory_order_acquire);
+      auto [steal, real] = unpack(head);
+      std::uint32_t tail = owner_tail();
+      if (tail - steal < Cap) {
+        // Relaxed slot store: published by the release store of tail below.
+        buffer_[tail & mask].store(task, std::memory_order_relaxed);
+        // Release: pairs with the acquire load of tail in steal_into2 and len().
+        tail_->store(tail + 1, std::memory_order_release);
+        return;
+      }
+      if (steal != real) {
+        // A stealer is copying; it will free room soon. Do not wait for it.
+        overflow.push_batch(&task, 1);
+        return;
+      }
+      if (push_overflow(task, real, tail, overflow)) return;
+      // A stealer took tasks meanwhile: there is room now; retry.
+    }
+  }
+
+  /// Owner only. Pops the oldest task (FIFO), or nullptr.
+  T pop() noexcept {
+    // Acquire: pairs with stealers' release CAS on head.
+    std::uint64_t head = head_->load(std::memory_order_acquire);
+    std::uint32_t real;
+    for (;;) {
+      auto [steal, r] = unpack(head);
+      real = r;
+      if (real == owner_tail()) return nullptr;
+      std::uint32_t next_real = real + 1;
+      // With no steal in progress, move both halves together.
+      std::uint64_t next = steal == real ? pack(next_real, next_real) : pack(steal, next_real);
+      // AcqRel: claim slot `real` against stealers racing for the same head.
+      if (head_->compare_exchange_weak(head, next, std::memory_order_acq_rel, std::memory_order_acquire))
+        break;
+    }
+    // Relaxed: the slot was written by this thread (the owner).
+    return buffer_[real & mask].load(std::memory_order_relaxed);
+  }
+
+  /// Called by the owner of `dst` (the thief), never by this queue's owner. Steals half of
+  /// this queue into `dst` and returns one of the stolen tasks to run at once, or nullptr.
+  T steal_into(LocalQueue& dst) noexcept {
+    std::uint32_t dst_tail = dst.owner_tail();
+    // Acquire: pairs with stealers of dst (room accounting).
+    auto [dst_steal, dst_real] = unpack(dst.head_->load(std::memory_order_acquire));
+    (void)dst_real;
+    if (dst_tail - dst_steal > Cap / 2) return nullptr;  // dst has no room for half of us
+    std::uint32_t n = steal_into2(dst, dst_tail);
+    if (n == 0) return nullptr;
+    --n;
+    std::uint32_t ret_pos = dst_tail + n;
+    // Relaxed: written by this thread in steal_into2.
+    T ret = dst.buffer_[ret_pos & mask].load(std::memory_order_relaxed);
+    if (n == 0) return ret;
+    // Release: publishes the copied slots to dst's stealers (pairs with their tail acquire).
+    dst.tail_->store(dst_tail + n, std::memory_order_release);
+    return ret;
+  }
+
+ private:
+  std::uint32_t owner_tail() const noexcept {
+    // Relaxed: only the owner writes tail, and this is the owner.
+    return tail_->load(std::memory_order_relaxed);
+  }
+
+  template <class Overflow>
+  bool push_overflow(T task, std::uint32_t head, std::uint32_t tail, Overflow& overflow) {
+    constexpr std::uint32_t n = Cap / 2;
+    assert(tail - head == Cap);
+    (void)tail;
+    // Claim the oldest half. Release: stealers that then load head see the claim;
+    // acquire on failure: pairs with a stealer's CAS that moved head (we retry).
+    std::uint64_t expect = pack(head, head);
+    if (!head_->compare_exchange_strong(expect, pack(head + n, head + n), std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+      return false;
+    std::array<T, n + 1> batch;
+    for (std::uint32_t i = 0; i < n; ++i)
+      batch[i] = buffer_[(head + i) & mask].load(std::memory_order_relaxed);  // owner's own slots
+    batch[n] = task;
+    overflow.push_batch(batch.data(), n + 1);
+    return true;
+  }
+
+  std::uint32_t steal_into2(LocalQueue& dst, std::uint32_t dst_tail) noexcept {
+    // Acquire: pairs with the owner's and other stealers' release on head.
+    std::uint64_t prev = head_->load(std::memory_order_acquire);
+    std::uint64_t next;
+    std::uint32_t n;
+    for (;;) {
+      auto [src_steal, src_real] = unpack(prev);
+      // Acquire: pairs with the owner's release store of tail, making slots < tail visible.
+      std::uint32_t src_tail = tail_->load(std::memory_order_acquire);
+      if (src_steal != src_real) return 0;  // another stealer is in progress
+      n = src_tail - src_real;
+      n -= n / 2;
+      if (n == 0) return 0;
+      // Claim [src_real, src_real + n) while keeping `steal` at the old head, so the owner
+      // does not overwrite those slots until we release them below.
+      next = pack(src_steal, src_real + n);
+      if (head_->compare_exchange_weak(prev, next, std::memory_order_acq_rel, std::memory_order_acquire))
+        break;
+    }
+    assert(n <= Cap / 2);
+    std::uint32_t first = unpack(next).first;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      // Relaxed: the claim above and the owner's acquire of head keep these slots stable;
+      // visibility of their contents came with the acquire load of tail.
+      T t = buffer_[(first + i) & mask].load(std::memory_order_relaxed);
+      dst.buffer_[(dst_tail + i) & mask].store(t, std::memory_order_relaxed);
+    }
+    // Release the claim: steal := real. Release pairs with the owner's acquire load of head
+    // in push_back (the copied slots may now be reused).
+    prev = next;
+    for (;;) {
+      std::uint32_t real = unpack(prev).second;
+      if (head_->compare_exchange_weak(prev, pack(real, real), std::memory_order_acq_rel, std::memory_order_acquire))
+        return n;
+      assert(unpack(prev).first != unpack(prev).second);
+    }
+  }
+
+  // head: written by the owner (pop, overflow) and stealers (CAS); read by both.
+  cache_padded<std::atomic<std::uint64_t>> head_{pack(0, 0)};
+  // tail: written by the owner only (release); read by stealers (acquire).
+  cache_padded<std::atomic<std::uint32_t>> tail_{0};
+  std::array<std::atomic<T>, Cap> buffer_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,168 @@
+#pragma once
+// The two-level execution model.
+//
+// Leaf futures are poll-based: `Poll<T> poll(Context&)`; a Pending result registers the
+// context's waker. Tasks (weft::Task<T>) are C++20 coroutines. Inside a task, `co_await f`
+// on a leaf future polls it with the task's own context; if it is Pending the coroutine is
+// suspended and recorded as the task's pending leaf, and the runtime re-polls the same leaf
+// (not the coroutine) each time the task is woken, resuming the coroutine only when the leaf
+// is ready. So a leaf may be polled many times; it must re-register the latest waker each
+// time it returns Pending.
+#include <concepts>
+#include <coroutine>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include "weft/coop.hpp"
+#include "weft/poll.hpp"
+#include "weft/waker.hpp"
+
+namespace weft {
+
+namespace detail {
+template <class P>
+struct is_poll : std::false_type {};
+template <class T>
+struct is_poll<Poll<T>> : std::true_type {};
+}  // namespace detail
+
+/// A poll-based leaf future.
+template <class F>
+concept Future = requires(F& f, Context& cx) {
+  { f.poll(cx) };
+  requires detail::is_poll<decltype(f.poll(cx))>::value;
+};
+
+template <Future F>
+using future_output_t = typename decltype(std::declval<F&>().poll(std::declval<Context&>()))::value_type;
+
+namespace detail {
+
+/// A suspended leaf await, recorded so the task can re-poll it when woken.
+struct LeafBase {
+  // Re-polls the leaf; true once it is ready (or failed), after which `waiting` may resume.
+  bool (*repoll)(LeafBase*, Context&) noexcept = nullptr;
+  std::coroutine_handle<> waiting;
+};
+
+/// The scope of one task poll on this thread: its context and the leaf it suspended on.
+struct PollScope {
+  Context* cx;
+  LeafBase* pending = nullptr;
+};
+inline thread_local PollScope* current_scope = nullptr;
+
+/// Resumes the task whose root coroutine is `root`: re-polls `leaf` if the task is parked on
+/// one, else resumes `root`. Returns true when the root coroutine has finished. On false,
+/// `leaf` is the leaf the task suspended on.
+inline bool drive(std::coroutine_handle<> root, LeafBase*& leaf, Context& cx) {
+  PollScope scope{&cx};
+  PollScope* saved = current_scope;
+  current_scope = &scope;
+  struct Restore {
+    PollScope* saved;
+    ~Restore() { current_scope = saved; }
+  } restore{saved};
+  if (leaf != nullptr) {
+    if (!leaf->repoll(leaf, cx)) return false;
+    std::coroutine_handle<> h = leaf->waiting;
+    leaf = nullptr;
+    h.resume();
+  } else {
+    root.resume();
+  }
+  leaf = scope.pending;
+  return root.done();
+}
+
+[[noreturn]] inline void throw_outside_task() {
+  throw std::logic_error(
+      "weft: a poll-based future was co_awaited outside a weft task (spawn the task or use "
+      "Runtime::block_on)");
+}
+
+/// co_await on a leaf future. A is F& (awaited by reference) or F (owned temporary).
+template <class A>
+class PollAwaiter : public LeafBase {
+  using F = std::remove_cvref_t<A>;
+  using Out = future_output_t<F>;
+  using Stored = std::conditional_t<std::is_void_v<Out>, bool, Out>;
+
+ public:
+  explicit PollAwaiter(A&& f) : fut_(std::forward<A>(f)) {}
+
+  bool await_ready() {
+    PollScope* scope = current_scope;
+    if (scope == nullptr) throw_outside_task();
+    return try_poll(*scope->cx);
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    waiting = h;
+    repoll = &repoll_fn;
+    current_scope->pending = this;
+  }
+  Out await_resume() {
+    if (error_) std::rethrow_exception(error_);
+    if constexpr (!std::is_void_v<Out>) return std::move(*out_);
+  }
+
+ private:
+  bool try_poll(Context& cx) {
+    if (!coop::poll_proceed(cx)) return false;
+    auto p = fut_.poll(cx);
+    if (p.is_pending()) return false;
+    coop::made_progress();
+    if constexpr (std::is_void_v<Out>)
+      out_.emplace(true);
+    else
+      out_.emplace(std::move(p).take());
+    return true;
+  }
+  static bool repoll_fn(LeafBase* base, Context& cx) noexcept {
+    auto* self = static_cast<PollAwaiter*>(base);
+    try {
+      return self->try_poll(cx);
+    } catch (...) {
+      self->error_ = std::current_exception();
+      return true;
+    }
+  }
+
+  A fut_;
+  std::optional<Stored> out_;
+  std::exception_ptr error_;
+};
+
+template <class A>
+concept has_member_co_await = requires(A&& a) { std::forward<A>(a).operator co_await(); };
+template <class A>
+concept is_awaiter = requires(A& a) {
+  { a.await_ready() } -> std::convertible_to<bool>;
+};
+
+/// What `co_await expr` in a weft coroutine means: leaf futures get a PollAwaiter; anything
+/// already awaitable is passed through.
+template <class A>
+decltype(auto) transform_await(A&& a) {
+  if constexpr (has_member_co_await<A> || is_awaiter<std::remove_reference_t<A>>) {
+    return std::forward<A>(a);
+  } else if constexpr (Future<std::remove_cvref_t<A>>) {
+    return PollAwaiter<A>(std::forward<A>(a));
+  } else {
+    return std::forward<A>(a);
+  }
+}
+
+}  // namespace detail
+
+/// Awaits a leaf future by polling it with the current task's context (the function form
+/// of co_await on a future, for coroutine types other than weft::Task).
+template <Future F>
+auto poll_await(F&& f) {
+  return detail::PollAwaiter<F>(std::forward<F>(f));
+}
+
+}  // namespace weft

@@ -1,0 +1,112 @@
+#pragma once
+// JoinHandle<T>: the owned permission to await a spawned task's outcome.
+//
+// `co_await handle` yields the task's value, or throws JoinError (the task threw: is_panic,
+// with its exception inside; it was aborted or its runtime shut down: is_cancelled).
+// `co_await handle.result()` yields a JoinResult<T> and never throws JoinError.
+// Awaiting a handle that already yielded its result throws std::logic_error.
+// Dropping a handle detaches the task: it keeps running and its output is discarded.
+//
+// Cancel safety: dropping a pending await of a handle loses nothing; the output stays in
+// the task until a later await or the handle's destruction.
+#include <stdexcept>
+#include <utility>
+
+#include "weft/coop.hpp"
+#include "weft/detail/header.hpp"
+#include "weft/future.hpp"
+
+namespace weft {
+
+template <class T>
+class [[nodiscard]] JoinHandle {
+ public:
+  using output_type = JoinResult<T>;
+
+  JoinHandle() noexcept = default;
+  explicit JoinHandle(detail::Cell<T>* cell) noexcept : cell_(cell) {}
+  JoinHandle(JoinHandle&& o) noexcept : cell_(std::exchange(o.cell_, nullptr)), taken_(o.taken_) {}
+  JoinHandle& operator=(JoinHandle&& o) noexcept {
+    if (this != &o) {
+      release();
+      cell_ = std::exchange(o.cell_, nullptr);
+      taken_ = o.taken_;
+    }
+    return *this;
+  }
+  JoinHandle(const JoinHandle&) = delete;
+  JoinHandle& operator=(const JoinHandle&) = delete;
+  ~JoinHandle() { release(); }
+
+  [[nodiscard]] bool valid() const noexcept { return cell_ != nullptr; }
+  [[nodiscard]] TaskId id() const {
+    check_valid();
+    return cell_->id;
+  }
+  /// True once the task has completed (with a value, an exception or cancellation).
+  [[nodiscard]] bool is_finished() const {
+    check_valid();
+    return cell_->state.load().complete();
+  }
+  /// Requests cancellation. A task that is not running is completed as cancelled without
+  /// being resumed; a running one at its next suspension point. No effect once finished.
+  void abort() const noexcept {
+    if (cell_ && cell_->state.remote_abort() == detail::NotifyOutcome::Submit) detail::schedule_notified(cell_);
+  }
+
+  /// The leaf-future interface: Ready(result) once the task completed.
+  Poll<JoinResult<T>> poll(Context& cx) {
+    check_valid();
+    if (taken_) throw std::logic_error("weft::JoinHandle: awaited again after it already yielded its result");
+    detail::Snapshot s = cell_->state.load();
+    if (!s.complete() && register_waker(s, cx)) return pending;
+    // Complete: the acquire in load()/the failed CAS pairs with to_complete's release (R2).
+    taken_ = true;
+    return std::move(*cell_->output);
+  }
+
+  /// A future yielding JoinResult<T> (never throws JoinError).
+  auto result() & { return ResultFuture{this}; }
+
+  auto operator co_await() & { return UnwrapAwaiter{*this}; }
+  auto operator co_await() && { return UnwrapAwaiter{*this}; }
+
+ private:
+  struct ResultFuture {
+    JoinHandle* h;
+    Poll<JoinResult<T>> poll(Context& cx) { return h->poll(cx); }
+  };
+  struct UnwrapAwaiter : detail::PollAwaiter<JoinHandle&> {
+    explicit UnwrapAwaiter(JoinHandle& h) : detail::PollAwaiter<JoinHandle&>(h) {}
+    T await_resume() { return detail::PollAwaiter<JoinHandle&>::await_resume().value(); }
+  };
+
+  // Returns true if a waker is registered and the task is still not complete (R3).
+  bool register_waker(detail::Snapshot s, Context& cx) {
+    using detail::JoinOutcome;
+    if (s.join_waker()) {
+      if (cell_->join_waker.will_wake(cx.waker())) return true;
+      if (cell_->state.unset_join_waker() == JoinOutcome::Complete) return false;
+    }
+    cell_->join_waker = cx.waker();
+    return cell_->state.set_join_waker() == JoinOutcome::Success;
+  }
+  void check_valid() const {
+    if (!cell_) throw std::logic_error("weft::JoinHandle: used after being moved from");
+  }
+  void release() noexcept {
+    if (!cell_) return;
+    if (cell_->state.drop_join_interest() == detail::JoinOutcome::Complete) {
+      cell_->output.reset();  // R2: the output is ours; free it now.
+    } else {
+      cell_->join_waker = Waker();  // R3: JOIN_WAKER is clear, the field is ours.
+    }
+    detail::drop_task_ref(cell_);
+    cell_ = nullptr;
+  }
+
+  detail::Cell<T>* cell_ = nullptr;
+  bool taken_ = false;
+};
+
+}  // namespace weft

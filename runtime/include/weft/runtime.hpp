@@ -1,0 +1,163 @@
+#pragma once
+// Runtime, Handle and the free functions spawn / yield_now.
+//
+// A Runtime owns a work-stealing scheduler: `worker_threads` threads (multi_thread flavour),
+// or none, with every task running on the thread that calls block_on (current_thread
+// flavour, for deterministic tests). Destroying the Runtime cancels every task still alive
+// (their frames are destroyed, running their locals' destructors), joins its threads and
+// frees every frame; JoinHandles of those tasks then yield a cancelled JoinError.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "weft/detail/header.hpp"
+#include "weft/join_handle.hpp"
+#include "weft/task.hpp"
+
+namespace weft {
+
+enum class Flavor { multi_thread, current_thread };
+
+struct RuntimeOptions {
+  Flavor flavor = Flavor::multi_thread;
+  /// Worker threads of the multi_thread flavour; 0 means one per hardware thread.
+  std::size_t worker_threads = 0;
+  /// Worker threads are named "<prefix>-<index>" (truncated to 15 characters by Linux).
+  std::string thread_name = "weft-worker";
+  std::function<void()> on_thread_start;
+  std::function<void()> on_thread_stop;
+  /// Every this many scheduler ticks a worker takes work from the global queue first.
+  std::uint32_t global_queue_interval = 31;
+  /// Every this many ticks a worker runs its maintenance (shutdown check; the I/O driver
+  /// once there is one).
+  std::uint32_t event_interval = 61;
+  /// Run the most recently woken task next (message-passing latency). The LIFO slot is
+  /// not stealable; at most 3 LIFO tasks run in a row before the run queue is served.
+  bool lifo_slot = true;
+};
+
+class Runtime;
+
+/// A cheap, copyable reference to a runtime, usable from any thread. Spawning through a
+/// handle whose runtime has shut down yields a JoinHandle that reports a cancelled
+/// JoinError ("runtime is shut down").
+class Handle {
+ public:
+  Handle(const Handle& o) noexcept : s_(o.s_) { detail::scheduler_ref_inc(s_); }
+  Handle(Handle&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Handle& operator=(Handle o) noexcept {
+    std::swap(s_, o.s_);
+    return *this;
+  }
+  ~Handle() {
+    if (s_) detail::scheduler_ref_dec(s_);
+  }
+
+  /// The runtime whose task is running on this thread; throws std::logic_error if none.
+  static Handle current();
+  static std::optional<Handle> try_current() noexcept;
+
+  template <class T>
+  JoinHandle<T> spawn(Task<T> task) const {
+    return spawn_on(s_, std::move(task));
+  }
+
+  template <class T>
+  static JoinHandle<T> spawn_on(detail::Scheduler* s, Task<T> task) {
+    if (!task) throw std::logic_error("weft::spawn: the task is empty (moved-from or already awaited)");
+    auto* cell = detail::Cell<T>::create(s, task.release());
+    JoinHandle<T> jh(cell);
+    detail::scheduler_spawn(s, cell);
+    return jh;
+  }
+
+  friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  friend class Runtime;
+  explicit Handle(detail::Scheduler* s) noexcept : s_(s) { detail::scheduler_ref_inc(s_); }
+  detail::Scheduler* s_;
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  Runtime(Runtime&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+  Runtime& operator=(Runtime&&) = delete;
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  /// Cancels every live task, joins the workers, frees every frame. Must not be called
+  /// from one of this runtime's own tasks (that would wait for itself; it aborts with a
+  /// message instead).
+  ~Runtime();
+
+  [[nodiscard]] Handle handle() const { return Handle(checked()); }
+  [[nodiscard]] std::size_t worker_count() const noexcept;
+
+  template <class T>
+  JoinHandle<T> spawn(Task<T> task) const {
+    return Handle::spawn_on(checked(), std::move(task));
+  }
+
+  /// Runs `task` to completion and returns its value (or rethrows its exception; throws
+  /// JoinError if it was cancelled by a shutdown). Call from a thread that is not running
+  /// a weft task: calling it from inside a task (of any runtime) throws std::logic_error,
+  /// since blocking a worker could deadlock the runtime.
+  template <class T>
+  T block_on(Task<T> task) {
+    detail::Scheduler* s = checked();
+    check_block_on_allowed();
+    JoinHandle<T> jh = Handle::spawn_on(s, std::move(task));
+    std::optional<JoinResult<T>> out;
+    wait_until(s, [&](Context& cx) {
+      auto p = jh.poll(cx);
+      if (p.is_pending()) return false;
+      out.emplace(std::move(p).take());
+      return true;
+    });
+    if (!out->has_value() && out->error().is_panic()) out->error().resume_panic();
+    return std::move(*out).value();
+  }
+
+ private:
+  detail::Scheduler* checked() const {
+    if (!s_) throw std::logic_error("weft::Runtime: used after being moved from");
+    return s_;
+  }
+  static void check_block_on_allowed();
+  // Drives (current_thread) or waits for (multi_thread) the runtime until ready(cx) is true.
+  static void wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready);
+
+  detail::Scheduler* s_;
+};
+
+/// Spawns onto the runtime running the current task. Throws std::logic_error when called
+/// outside a runtime (use Runtime::spawn or Handle::spawn there).
+template <class T>
+JoinHandle<T> spawn(Task<T> task) {
+  detail::Scheduler* s = detail::current_scheduler();
+  if (!s) throw std::logic_error("weft::spawn called outside a runtime; use Runtime::spawn or Handle::spawn");
+  return Handle::spawn_on(s, std::move(task));
+}
+
+/// A future that is Pending once (after waking its task) and then Ready: the task goes to
+/// the back of its worker's run queue so the others get a turn.
+class YieldNow {
+ public:
+  Poll<void> poll(Context& cx) noexcept {
+    if (yielded_) return ready();
+    yielded_ = true;
+    cx.waker().wake_by_ref();
+    return pending;
+  }
+
+ private:
+  bool yielded_ = false;
+};
+[[nodiscard]] inline YieldNow yield_now() noexcept { return {}; }
+
+}  // namespace weft

@@ -1,0 +1,78 @@
+#pragma once
+// OwnedTasks: every live (not yet complete) task of a runtime, so shutdown can cancel the
+// ones nobody will ever wake. Sharded intrusive lists, each under its own mutex; a task's
+// shard is chosen by its id, so consecutive spawns spread over shards. The list holds one
+// reference to each task (see task_state.hpp).
+//
+// `closed` is set under every shard's lock, so a bind() that returns true happened before
+// close() and the task will be found by shutdown; one that returns false never enters.
+#include <array>
+#include <mutex>
+
+#include "weft/detail/cache_padded.hpp"
+#include "weft/detail/header.hpp"
+
+namespace weft::detail {
+
+class OwnedTasks {
+  static constexpr std::size_t shards = 64;
+
+ public:
+  /// Adds `t`; false if closed (the caller completes the task as cancelled).
+  bool bind(Header* t) {
+    Shard& s = shard_of(t);
+    std::lock_guard lock(s.mu);
+    if (s.closed) return false;
+    t->owned_prev = nullptr;
+    t->owned_next = s.head;
+    if (s.head) s.head->owned_prev = t;
+    s.head = t;
+    t->owned_linked = true;
+    return true;
+  }
+
+  /// Unlinks `t`; false if it was not linked (shutdown already took it).
+  bool remove(Header* t) {
+    Shard& s = shard_of(t);
+    std::lock_guard lock(s.mu);
+    if (!t->owned_linked) return false;
+    if (t->owned_prev) t->owned_prev->owned_next = t->owned_next;
+    else s.head = t->owned_next;
+    if (t->owned_next) t->owned_next->owned_prev = t->owned_prev;
+    t->owned_linked = false;
+    return true;
+  }
+
+  /// Unlinks and returns some task (with the list's reference), or nullptr.
+  Header* pop_any() {
+    for (auto& ps : shards_) {
+      Shard& s = *ps;
+      std::lock_guard lock(s.mu);
+      if (Header* t = s.head) {
+        s.head = t->owned_next;
+        if (s.head) s.head->owned_prev = nullptr;
+        t->owned_linked = false;
+        return t;
+      }
+    }
+    return nullptr;
+  }
+
+  void close() {
+    for (auto& ps : shards_) {
+      std::lock_guard lock(ps->mu);
+      ps->closed = true;
+    }
+  }
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    Header* head = nullptr;
+    bool closed = false;
+  };
+  Shard& shard_of(Header* t) noexcept { return *shards_[t->id.value % shards]; }
+  std::array<cache_padded<Shard>, shards> shards_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,369 @@
+// The work-stealing scheduler. See scheduler.hpp for the structure and task_state.hpp for
+// the task state machine whose transitions this file drives.
+#include "scheduler.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "weft/coop.hpp"
+
+namespace weft::detail {
+
+namespace {
+// The worker this thread is acting as (a worker thread, or a current_thread block_on).
+thread_local Worker* tls_worker = nullptr;
+
+std::size_t resolve_workers(const RuntimeOptions& o) {
+  if (o.flavor == Flavor::current_thread) return 1;
+  if (o.worker_threads != 0) return o.worker_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+struct TlsWorkerScope {
+  Worker* saved;
+  explicit TlsWorkerScope(Worker* w) noexcept : saved(tls_worker) { tls_worker = w; }
+  ~TlsWorkerScope() { tls_worker = saved; }
+};
+}  // namespace
+
+// ---- entry points used by the public headers ----
+
+std::uint64_t next_task_id() noexcept {
+  // Ids come in per-thread blocks so spawning threads do not share a counter's cache line.
+  static std::atomic<std::uint64_t> next_block{1};
+  constexpr std::uint64_t block = 1024;
+  thread_local std::uint64_t next = 0, limit = 0;
+  if (next == limit) {
+    // Relaxed: only uniqueness matters, which the RMW gives.
+    next = next_block.fetch_add(block, std::memory_order_relaxed);
+    limit = next + block;
+  }
+  return next++;
+}
+void scheduler_ref_inc(Scheduler* s) noexcept { s->ref_inc(); }
+void scheduler_ref_dec(Scheduler* s) noexcept { s->ref_dec(); }
+void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
+void schedule_notified(Header* t) noexcept { t->sched->schedule(t, true); }
+void drop_task_ref(Header* t) noexcept {
+  if (t->state.ref_dec()) t->vtable->dealloc(t);
+}
+Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : nullptr; }
+
+namespace {
+void* task_waker_clone(void* d) noexcept {
+  static_cast<Header*>(d)->state.ref_inc();
+  return d;
+}
+void task_waker_wake_by_ref(void* d) noexcept {
+  auto* t = static_cast<Header*>(d);
+  if (t->state.to_notified() == NotifyOutcome::Submit) t->sched->schedule(t, true);
+}
+void task_waker_drop(void* d) noexcept { drop_task_ref(static_cast<Header*>(d)); }
+void task_waker_wake(void* d) noexcept {
+  task_waker_wake_by_ref(d);
+  task_waker_drop(d);
+}
+}  // namespace
+const WakerVTable task_waker_vtable{&task_waker_clone, &task_waker_wake, &task_waker_wake_by_ref, &task_waker_drop};
+
+// ---- Scheduler ----
+
+Scheduler::Scheduler(RuntimeOptions opts) : opts_(std::move(opts)), idle_(resolve_workers(opts_)) {
+  if (opts_.global_queue_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0");
+  if (opts_.event_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: event_interval must be > 0");
+  std::size_t n = resolve_workers(opts_);
+  if (n > 4096) throw std::invalid_argument("weft::RuntimeOptions: worker_threads must be at most 4096");
+  workers_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::ref_inc() noexcept {
+  // Relaxed: made from an existing reference (as in std::shared_ptr).
+  refs_->fetch_add(1, std::memory_order_relaxed);
+}
+void Scheduler::ref_dec() noexcept {
+  // AcqRel: the last dropper sees every other holder's uses before deleting.
+  if (refs_->fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void Scheduler::start() {
+  if (is_current_thread()) return;
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    w->thread = std::thread([this, wp] { worker_main(*wp); });
+  }
+}
+
+void Scheduler::worker_main(Worker& w) {
+  std::string name = opts_.thread_name + "-" + std::to_string(w.index);
+  if (name.size() > 15) name.resize(15);
+  pthread_setname_np(pthread_self(), name.c_str());
+  TlsWorkerScope scope(&w);
+  if (opts_.on_thread_start) opts_.on_thread_start();
+  run_worker(w, nullptr);
+  if (opts_.on_thread_stop) opts_.on_thread_stop();
+}
+
+bool Scheduler::should_stop(const std::function<bool()>* stop) const {
+  // Acquire: pairs with shutdown()'s release store.
+  if (shutdown_.load(std::memory_order_acquire)) return true;
+  return stop != nullptr && (*stop)();
+}
+
+void Scheduler::run_worker(Worker& w, const std::function<bool()>* stop) {
+  for (;;) {
+    ++w.tick;
+    // Maintenance every event_interval ticks; a current_thread driver checks its stop
+    // condition (its root task finished) after every task.
+    if ((stop != nullptr || w.tick % opts_.event_interval == 0) && should_stop(stop)) return;
+    Header* t = next_task(w);
+    if (t == nullptr) t = steal_work(w);
+    if (t != nullptr) {
+      run_task(w, t);
+      continue;
+    }
+    if (should_stop(stop)) return;
+    park(w, stop);
+  }
+}
+
+Header* Scheduler::next_task(Worker& w) {
+  if (w.tick % opts_.global_queue_interval == 0) {
+    if (Header* t = inject_.pop()) return t;
+  }
+  if (Header* t = w.local.pop()) return t;
+  // Local queue empty: take a batch from the global queue.
+  Header* batch[inject_batch];
+  std::size_t n = inject_.pop_batch(batch, inject_batch);
+  for (std::size_t i = 1; i < n; ++i) w.local.push_back(batch[i], *this);  // room: local was empty
+  return n > 0 ? batch[0] : nullptr;
+}
+
+Header* Scheduler::steal_work(Worker& w) {
+  if (!w.searching) {
+    w.searching = idle_.transition_worker_to_searching();
+    if (!w.searching) return nullptr;
+  }
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  std::uint32_t start = n > 1 ? w.next_random(n) : 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t j = (start + i) % n;
+    if (j == w.index) continue;
+    if (Header* t = workers_[j]->local.steal_into(w.local)) return t;
+  }
+  return inject_.pop();
+}
+
+void Scheduler::run_task(Worker& w, Header* t) {
+  if (w.searching) {
+    w.searching = false;
+    // The last searcher to find work wakes another, so the work spreads.
+    if (idle_.transition_worker_from_searching()) notify_parked();
+  }
+  coop::BudgetScope budget;
+  poll_task(w, t);
+  for (int i = 0; i < max_lifo_polls_per_tick && w.lifo != nullptr; ++i) {
+    Header* next = std::exchange(w.lifo, nullptr);
+    if (coop::remaining() == 0) {
+      push_local(w, next);  // the budget is spent: the LIFO task waits its turn
+      return;
+    }
+    poll_task(w, next);
+  }
+  if (w.lifo != nullptr) push_local(w, std::exchange(w.lifo, nullptr));
+}
+
+void Scheduler::poll_task(Worker& w, Header* t) {
+  switch (t->state.to_running()) {  // T1
+    case RunOutcome::Failed:
+      drop_task_ref(t);  // shutdown took it; this was the queue's reference
+      return;
+    case RunOutcome::Cancelled:
+      cancel_and_complete(t, "task was aborted");
+      return;
+    case RunOutcome::Success:
+      break;
+  }
+  WakerRef waker(&task_waker_vtable, t);
+  Context cx(waker.get());
+  // R1: we hold RUNNING, so the frame is ours.
+  if (drive(t->root, t->leaf, cx)) {
+    t->vtable->store_output(t);
+    complete(t);
+    return;
+  }
+  switch (t->state.to_idle()) {  // T2
+    case IdleOutcome::Ok:
+      drop_task_ref(t);
+      return;
+    case IdleOutcome::OkNotified:
+      push_local(w, t);  // woken while running (e.g. yield_now): back of the queue, once
+      return;
+    case IdleOutcome::Cancelled:
+      cancel_and_complete(t, "task was aborted");
+      return;
+  }
+}
+
+void Scheduler::cancel_and_complete(Header* t, const char* why) noexcept {
+  t->vtable->cancel(t, why);
+  complete(t);
+}
+
+void Scheduler::complete(Header* t) noexcept {
+  Snapshot s = t->state.to_complete();  // T3
+  if (!s.join_interest()) {
+    t->vtable->drop_output(t);  // R2: nobody will read it
+  } else if (s.join_waker()) {
+    t->join_waker.wake_by_ref();  // R3: the field is ours to read while JOIN_WAKER is set
+  }
+  // The running reference, plus the owned list's unless shutdown already unlinked it.
+  bool linked = owned_.remove(t);
+  if (t->state.ref_dec(linked ? 2 : 1)) t->vtable->dealloc(t);
+}
+
+void Scheduler::push_local(Worker& w, Header* t) {
+  w.local.push_back(t, *this);
+  notify_parked();
+}
+
+void Scheduler::notify_parked() {
+  if (auto idx = idle_.worker_to_notify()) workers_[*idx]->parker.unpark();
+}
+
+bool Scheduler::has_visible_work() const {
+  if (!inject_.is_empty()) return true;
+  return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w->local.is_empty(); });
+}
+
+void Scheduler::park(Worker& w, const std::function<bool()>* stop) {
+  bool last_searcher = idle_.transition_worker_to_parked(w.index, w.searching);
+  w.searching = false;
+  // The last searcher re-checks every queue after announcing it parks (idle.hpp); if it sees
+  // work it wakes a worker, possibly itself.
+  if (last_searcher && has_visible_work()) notify_parked();
+  for (;;) {
+    if (should_stop(stop)) {
+      // Still listed as a sleeper: take ourselves off. Otherwise a notifier already did,
+      // and counted us as searching.
+      if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
+      return;
+    }
+    w.parker.park();
+    if (!idle_.is_parked(w.index)) {
+      w.searching = true;  // worker_to_notify counted us as a searcher
+      return;
+    }
+  }
+}
+
+void Scheduler::spawn(Header* t) {
+  if (!owned_.bind(t)) {
+    // Shut down: complete it now, never polled. We hold the initial notified reference;
+    // the owned list's reference was never taken.
+    (void)t->state.to_running();
+    cancel_and_complete(t, "runtime is shut down");
+    drop_task_ref(t);
+    return;
+  }
+  schedule(t, false);
+}
+
+void Scheduler::schedule(Header* t, bool lifo_ok) noexcept {
+  Worker* w = tls_worker;
+  if (w != nullptr && w->sched == this) {
+    if (lifo_ok && opts_.lifo_slot) {
+      // The LIFO slot's task runs right after the current one, on this worker. No notify:
+      // this worker will run it; a displaced task goes to the queue (and notifies).
+      Header* prev = std::exchange(w->lifo, t);
+      if (prev == nullptr) return;
+      t = prev;
+    }
+    push_local(*w, t);
+    return;
+  }
+  schedule_remote(t);
+}
+
+void Scheduler::schedule_remote(Header* t) noexcept {
+  // Seq_cst pair with shutdown(): either we see closed_, or shutdown sees our increment
+  // and waits until we are done with the scheduler.
+  remote_inflight_->fetch_add(1, std::memory_order_seq_cst);
+  if (closed_.load(std::memory_order_seq_cst)) {
+    remote_inflight_->fetch_sub(1, std::memory_order_release);
+    // The task stays NOTIFIED in the owned list; shutdown cancels it (T6 takes notified
+    // tasks that are in no queue). Drop the notified reference we were handed.
+    drop_task_ref(t);
+    return;
+  }
+  inject_.push(t);
+  notify_parked();
+  // Release: pairs with shutdown's acquire load; our pushes happen before its drain.
+  remote_inflight_->fetch_sub(1, std::memory_order_release);
+}
+
+void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
+  if (!is_current_thread()) {
+    auto parker = std::make_shared<Parker>();
+    Waker waker = Waker::from_fn([parker] { parker->unpark(); });
+    Context cx(waker);
+    while (!ready(cx)) parker->park();
+    return;
+  }
+  // current_thread: this thread becomes the runtime's only worker until `ready`.
+  std::lock_guard core(core_mu_);
+  Worker& w = *workers_[0];
+  TlsWorkerScope scope(&w);
+  Waker waker = Waker::from_fn([p = &w.parker] { p->unpark(); });
+  Context cx(waker);
+  std::function<bool()> stop = [&] { return ready(cx); };
+  run_worker(w, &stop);
+}
+
+void Scheduler::shutdown() {
+  if (shut_down_done_) return;
+  shut_down_done_ = true;
+  owned_.close();
+  closed_.store(true, std::memory_order_seq_cst);
+  // Release: pairs with the workers' acquire in should_stop.
+  shutdown_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->parker.unpark();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  std::lock_guard core(core_mu_);  // current_thread: no block_on is driving the worker
+  // Acquire: pairs with schedule_remote's release decrement.
+  while (remote_inflight_->load(std::memory_order_acquire) != 0) std::this_thread::yield();
+
+  // Cancel every live task, then drop the queues' references. Cancelling runs destructors
+  // that may wake or spawn; those see closed_ and drop their references, so a few rounds
+  // reach a fixed point.
+  TlsWorkerScope no_worker(nullptr);
+  for (;;) {
+    bool any = false;
+    while (Header* t = owned_.pop_any()) {
+      any = true;
+      if (t->state.to_shutdown()) {  // T6: we hold RUNNING and the list's reference
+        cancel_and_complete(t, "runtime is shut down");
+      } else {
+        drop_task_ref(t);
+      }
+    }
+    auto drop = [&](Header* t) {
+      any = true;
+      drop_task_ref(t);  // every such task is COMPLETE now; T1 would fail
+    };
+    for (auto& w : workers_) {
+      if (Header* t = std::exchange(w->lifo, nullptr)) drop(t);
+      while (Header* t = w->local.pop()) drop(t);
+    }
+    while (Header* t = inject_.pop()) drop(t);
+    if (!any) break;
+  }
+}
+
+}  // namespace weft::detail

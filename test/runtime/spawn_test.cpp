@@ -1,0 +1,216 @@
+// Spawning, awaiting values and errors, block_on.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "weft/weft.hpp"
+
+namespace {
+
+using weft::Flavor;
+using weft::JoinError;
+using weft::Runtime;
+using weft::RuntimeOptions;
+using weft::Task;
+
+RuntimeOptions mt(std::size_t n = 2) {
+  RuntimeOptions o;
+  o.worker_threads = n;
+  return o;
+}
+RuntimeOptions ct() {
+  RuntimeOptions o;
+  o.flavor = Flavor::current_thread;
+  return o;
+}
+
+Task<int> answer() { co_return 42; }
+Task<void> nothing() { co_return; }
+Task<std::string> nested() {
+  int a = co_await answer();
+  co_return std::to_string(a) + "!";
+}
+Task<int> throws() {
+  throw std::runtime_error("boom");
+  co_return 0;
+}
+
+class BothFlavors : public ::testing::TestWithParam<Flavor> {
+ protected:
+  RuntimeOptions opts() const { return GetParam() == Flavor::current_thread ? ct() : mt(); }
+};
+
+TEST_P(BothFlavors, block_on_returns_value) {
+  Runtime rt(opts());
+  EXPECT_EQ(rt.block_on(answer()), 42);
+  EXPECT_EQ(rt.block_on(nested()), "42!");
+  rt.block_on(nothing());
+}
+
+TEST_P(BothFlavors, block_on_rethrows_the_task_exception) {
+  Runtime rt(opts());
+  EXPECT_THROW(rt.block_on(throws()), std::runtime_error);
+  EXPECT_EQ(rt.block_on(answer()), 42) << "the runtime keeps working after a task threw";
+}
+
+TEST_P(BothFlavors, spawn_and_await_values_and_void) {
+  Runtime rt(opts());
+  int r = rt.block_on([]() -> Task<int> {
+    auto a = weft::spawn(answer());
+    auto b = weft::spawn(nothing());
+    auto c = weft::spawn(nested());
+    co_await b;
+    std::string s = co_await c;
+    co_return co_await a + static_cast<int>(s.size());
+  }());
+  EXPECT_EQ(r, 45);
+}
+
+TEST_P(BothFlavors, exception_becomes_join_error_with_payload) {
+  Runtime rt(opts());
+  rt.block_on([]() -> Task<void> {
+    auto h = weft::spawn(throws());
+    auto id = h.id();
+    auto r = co_await h.result();
+    EXPECT_FALSE(r.has_value());
+    EXPECT_TRUE(r.is_panic());
+    EXPECT_FALSE(r.is_cancelled());
+    EXPECT_EQ(r.error().id(), id);
+    EXPECT_THROW(r.error().resume_panic(), std::runtime_error);
+    EXPECT_NE(std::string(r.error().what()).find("boom"), std::string::npos);
+
+    auto h2 = weft::spawn(throws());
+    bool caught = false;
+    try {
+      (void)co_await h2;
+    } catch (const JoinError& e) {
+      caught = e.is_panic();
+    }
+    EXPECT_TRUE(caught);
+    EXPECT_EQ(co_await weft::spawn(answer()), 42);
+  }());
+}
+
+TEST_P(BothFlavors, awaiting_a_finished_handle_twice_is_an_error) {
+  Runtime rt(opts());
+  rt.block_on([]() -> Task<void> {
+    auto h = weft::spawn(answer());
+    EXPECT_EQ(co_await h, 42);
+    EXPECT_TRUE(h.is_finished());
+    EXPECT_THROW((void)co_await h, std::logic_error);
+  }());
+}
+
+TEST_P(BothFlavors, awaiting_a_task_twice_is_an_error) {
+  Runtime rt(opts());
+  rt.block_on([]() -> Task<void> {
+    auto t = answer();
+    EXPECT_EQ(co_await std::move(t), 42);
+    EXPECT_THROW((void)co_await std::move(t), std::logic_error);
+  }());
+}
+
+TEST_P(BothFlavors, block_on_inside_a_task_is_rejected) {
+  Runtime rt(opts());
+  Runtime other(mt(1));
+  rt.block_on([&]() -> Task<void> {
+    EXPECT_THROW(rt.block_on(answer()), std::logic_error);
+    EXPECT_THROW(other.block_on(answer()), std::logic_error);
+    co_return;
+  }());
+}
+
+TEST_P(BothFlavors, dropped_join_handle_detaches_the_task) {
+  Runtime rt(opts());
+  std::atomic<int> ran{0};
+  rt.block_on([&]() -> Task<void> {
+    for (int i = 0; i < 100; ++i) {
+      (void)weft::spawn([](std::atomic<int>& r) -> Task<void> {
+        co_await weft::yield_now();
+        r.fetch_add(1);
+      }(ran));
+    }
+    while (ran.load() < 100) co_await weft::yield_now();
+  }());
+  EXPECT_EQ(ran.load(), 100);
+}
+
+TEST_P(BothFlavors, spawn_from_another_thread_via_handle) {
+  Runtime rt(opts());
+  auto handle = rt.handle();
+  std::optional<weft::JoinHandle<int>> jh;
+  std::thread th([&] { jh.emplace(handle.spawn(answer())); });
+  th.join();
+  EXPECT_EQ(rt.block_on([&]() -> Task<int> { co_return co_await *jh; }()), 42);
+}
+
+TEST_P(BothFlavors, spawn_after_shutdown_yields_cancelled_error) {
+  std::optional<Runtime> rt(std::in_place, opts());
+  auto handle = rt->handle();
+  rt.reset();
+  auto jh = handle.spawn(answer());
+  EXPECT_TRUE(jh.is_finished());
+  Runtime rt2(mt(1));
+  auto r = rt2.block_on([&]() -> Task<weft::JoinResult<int>> { co_return co_await jh.result(); }());
+  EXPECT_TRUE(r.is_cancelled());
+  EXPECT_NE(std::string(r.error().what()).find("shut down"), std::string::npos);
+}
+
+TEST_P(BothFlavors, empty_task_is_rejected) {
+  Runtime rt(opts());
+  Task<int> empty;
+  EXPECT_THROW((void)rt.spawn(std::move(empty)), std::logic_error);
+}
+
+TEST(Spawn, outside_runtime_is_an_error) {
+  EXPECT_THROW((void)weft::spawn(answer()), std::logic_error);
+  EXPECT_THROW((void)weft::Handle::current(), std::logic_error);
+}
+
+TEST(Spawn, leaf_future_awaited_outside_a_task_is_an_error) {
+  // A weft::Task driven by hand (not by a runtime) has no context for leaf futures.
+  auto t = []() -> Task<void> { co_await weft::yield_now(); }();
+  auto h = t.release();
+  h.resume();
+  ASSERT_TRUE(h.done());
+  EXPECT_TRUE(h.promise().has_exception());
+  EXPECT_THROW(std::rethrow_exception(h.promise().exception()), std::logic_error);
+  h.destroy();
+}
+
+TEST(Spawn, thread_callbacks_and_names) {
+  std::atomic<int> started{0}, stopped{0};
+  {
+    RuntimeOptions o = mt(2);
+    o.on_thread_start = [&] { started++; };
+    o.on_thread_stop = [&] { stopped++; };
+    o.thread_name = "wtest";
+    Runtime rt(o);
+    std::string name = rt.block_on([]() -> Task<std::string> {
+      char buf[16] = {};
+      pthread_getname_np(pthread_self(), buf, sizeof buf);
+      co_return std::string(buf);
+    }());
+    EXPECT_EQ(name.rfind("wtest-", 0), 0u) << name;
+    EXPECT_EQ(rt.worker_count(), 2u);
+  }
+  EXPECT_EQ(started.load(), 2);
+  EXPECT_EQ(stopped.load(), 2);
+}
+
+TEST(Spawn, invalid_options_are_rejected) {
+  RuntimeOptions o = mt(1);
+  o.global_queue_interval = 0;
+  EXPECT_THROW(Runtime{o}, std::invalid_argument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Flavors, BothFlavors, ::testing::Values(Flavor::multi_thread, Flavor::current_thread),
+                         [](const auto& info) {
+                           return info.param == Flavor::multi_thread ? std::string("multi_thread")
+                                                                     : std::string("current_thread");
+                         });
+
+}  // namespace
