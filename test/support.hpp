@@ -1,0 +1,67 @@
+#pragma once
+// Small test helpers: a counting waker, and a manually completed leaf future.
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "weft/weft.hpp"
+
+namespace weft_test {
+
+/// A waker that counts its wakes; clones share the counter.
+struct CountingWaker {
+  std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
+  weft::Waker waker() const {
+    return weft::Waker::from_fn([c = count] { c->fetch_add(1); });
+  }
+  int wakes() const { return count->load(); }
+};
+
+/// A one-shot event: set() from any thread completes every Future awaiting it. The waker
+/// registration is replaced on each poll, as a leaf must.
+class Event {
+  struct State {
+    std::mutex mu;
+    bool set = false;
+    weft::Waker waker;
+    std::atomic<int> polls{0};
+  };
+
+ public:
+  void set() const {
+    weft::Waker w;
+    {
+      std::lock_guard l(s_->mu);
+      s_->set = true;
+      w = std::move(s_->waker);
+    }
+    std::move(w).wake();
+  }
+  [[nodiscard]] bool is_set() const {
+    std::lock_guard l(s_->mu);
+    return s_->set;
+  }
+  int polls() const { return s_->polls.load(); }
+
+  struct Future {
+    std::shared_ptr<State> s;
+    weft::Poll<void> poll(weft::Context& cx) {
+      s->polls.fetch_add(1);
+      std::lock_guard l(s->mu);
+      if (s->set) return weft::ready();
+      s->waker = cx.waker();
+      return weft::pending;
+    }
+  };
+  Future wait() const { return Future{s_}; }
+
+ private:
+  std::shared_ptr<State> s_ = std::make_shared<State>();
+};
+
+/// A future that never completes (and holds no waker).
+struct Never {
+  weft::Poll<void> poll(weft::Context&) { return weft::pending; }
+};
+
+}  // namespace weft_test
