@@ -1,14 +1,16 @@
 #pragma once
 // Allocation of coroutine frames and task cells: mimalloc by default; the system allocator
 // when WEFT_SYSTEM_ALLOCATOR is defined (used by the allocator benchmark) or under
-// AddressSanitizer (so ASan sees every frame).
+// a sanitizer: ASan must see every frame, and TSan must see the synchronization inside the
+// allocator (mimalloc's cross-thread frees are invisible to it, so reuse of a freed frame
+// by another thread would be reported as a race).
 #include <cstddef>
 #include <new>
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define WEFT_DETAIL_SYSTEM_ALLOC 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define WEFT_DETAIL_SYSTEM_ALLOC 1
 #endif
 #endif
