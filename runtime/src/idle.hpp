@@ -11,11 +11,12 @@
 //     sleeper only when no worker is searching and not all are awake. The woken worker
 //     starts as a searcher.
 //   - At most half of the workers search at once.
-// No lost wake-up: the pusher's push is sequenced before its seq_cst RMW on `state_`; the
-// parker's decrement is a seq_cst RMW on `state_` sequenced before its re-check. The RMWs
-// are totally ordered: if the parker's comes first the pusher sees fewer unparked workers
-// (and a searcher count of 0 once the last searcher parks) and wakes one; if the pusher's
-// comes first, the parker's RMW synchronizes with it and the re-check sees the pushed task.
+// No lost wake-up (the store-buffering pattern): the pusher does push; seq_cst fence; load
+// state_. The parker does seq_cst RMW of state_; seq_cst fence; re-check the queues. In the
+// single total order of seq_cst operations, if the parker's RMW comes before the pusher's
+// fence, the pusher's load sees fewer unparked workers (and no searcher once the last
+// searcher parks) and wakes one; otherwise the pusher's fence precedes the parker's fence,
+// so the parker's re-check sees the push. Either the task is seen or a worker is woken.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -90,12 +91,37 @@ class Idle {
 
  private:
   bool notify_should_wakeup() {
-    // A seq_cst RMW rather than a load: it takes part in the total order of RMWs on state_
-    // that the no-lost-wake-up argument relies on (tokio does the same).
-    std::uint32_t s = state_.fetch_add(0, std::memory_order_seq_cst);
+    // Seq_cst fence, then load: the pusher's half of the store-buffering pattern (its push,
+    // then this check), against the parker's seq_cst RMW then fence then re-check. A fence
+    // rather than tokio's fetch_add(0) keeps this hot line shared instead of bouncing it
+    // between workers on every push. ThreadSanitizer does not model fences; this one guards
+    // liveness (a wake-up), not data, so it cannot hide a data race from it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    std::uint32_t s = state_.load(std::memory_order_seq_cst);
     return (s & SEARCH_MASK) == 0 && (s >> UNPARK_SHIFT) < num_workers_;
   }
 
+ public:
+  /// The parker's fence between announcing it parks and re-checking the queues.
+  static void fence() noexcept {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  }
+
+ private:
   const std::uint32_t num_workers_;
   std::atomic<std::uint32_t> state_;
   std::mutex mu_;  // guards sleepers_ (the cold path: parking and unparking only)

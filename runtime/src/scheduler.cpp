@@ -246,7 +246,10 @@ void Scheduler::park(Worker& w, const std::function<bool()>* stop) {
   w.searching = false;
   // The last searcher re-checks every queue after announcing it parks (idle.hpp); if it sees
   // work it wakes a worker, possibly itself.
-  if (last_searcher && has_visible_work()) notify_parked();
+  if (last_searcher) {
+    Idle::fence();  // pairs with the pusher's fence in notify_should_wakeup (idle.hpp)
+    if (has_visible_work()) notify_parked();
+  }
   for (;;) {
     if (should_stop(stop)) {
       // Still listed as a sleeper: take ourselves off. Otherwise a notifier already did,
@@ -271,7 +274,9 @@ void Scheduler::spawn(Header* t) {
     drop_task_ref(t);
     return;
   }
-  schedule(t, false);
+  // Like a wake: a task spawned by a running task goes to the LIFO slot and runs next on this
+  // worker (the spawner's previous LIFO task moves to the queue, where it can be stolen).
+  schedule(t, true);
 }
 
 void Scheduler::schedule(Header* t, bool lifo_ok) noexcept {
