@@ -274,9 +274,10 @@ void Scheduler::spawn(Header* t) {
     drop_task_ref(t);
     return;
   }
-  // Like a wake: a task spawned by a running task goes to the LIFO slot and runs next on this
-  // worker (the spawner's previous LIFO task moves to the queue, where it can be stolen).
-  schedule(t, true);
+  // A spawned task goes to the back of the run queue, where it can be stolen, and idle
+  // workers are notified. (Unlike tokio, not to the LIFO slot: a spawner that keeps running
+  // without suspending would starve a task in the unstealable slot.)
+  schedule(t, false);
 }
 
 void Scheduler::schedule(Header* t, bool lifo_ok) noexcept {

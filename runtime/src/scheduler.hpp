@@ -62,8 +62,8 @@ class Scheduler {
 
   void start();
   void spawn(Header* t);
-  /// Schedules a notified task. `lifo_ok`: a wake or a spawn (may use the LIFO slot) rather
-  /// than a task woken while it ran, e.g. by yield_now (back of the queue).
+  /// Schedules a notified task. `lifo_ok`: a wake (may use the LIFO slot) rather than a
+  /// spawn (back of the queue, stealable).
   void schedule(Header* t, bool lifo_ok) noexcept;
   void shutdown();
   void wait_until(const std::function<bool(Context&)>& ready);
