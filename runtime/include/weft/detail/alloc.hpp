@@ -34,7 +34,7 @@ inline void* frame_alloc(std::size_t n) {
 }
 inline void frame_free(void* p, [[maybe_unused]] std::size_t n) noexcept {
 #if defined(WEFT_DETAIL_SYSTEM_ALLOC)
-  ::operator delete(p, n);
+  ::operator delete(p);
 #else
   mi_free_size(p, n);
 #endif
