@@ -9,6 +9,7 @@
 #include <array>
 #include <mutex>
 
+#include "spinlock.hpp"
 #include "weft/detail/cache_padded.hpp"
 #include "weft/detail/header.hpp"
 
@@ -67,7 +68,7 @@ class OwnedTasks {
 
  private:
   struct Shard {
-    std::mutex mu;
+    Spinlock mu;
     Header* head = nullptr;
     bool closed = false;
   };
