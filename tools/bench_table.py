@@ -23,7 +23,7 @@ def load(paths):
         for b in data.get("benchmarks", []):
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") not in ("median", "min", "max"):
                 continue
-            name = b.get("run_name", b["name"])
+            name = b.get("run_name", b["name"]).replace("/real_time", "")
             for c in UNIT_COUNTERS:
                 if c in b:
                     key = (name, c)
@@ -47,9 +47,14 @@ def load(paths):
     return rows, ctx
 
 
+VARIANTS = {"moodycamel/": "injection queue: moodycamel ConcurrentQueue vs weft's own (mutex list)",
+            "sysalloc/": "frame allocator: system malloc vs mimalloc"}
+
+
 def main(argv):
     md = "--markdown" in argv
-    paths = [a for a in argv if not a.startswith("--")]
+    suffix = next((a.split("=", 1)[1] for a in argv if a.startswith("--suffix=")), "")
+    paths = [a + suffix for a in argv if not a.startswith("--")]
     rows, ctx = load(paths)
     if ctx:
         print(f"# {ctx.get('host_name', '?')}: {ctx.get('num_cpus', '?')} CPUs, "
@@ -64,6 +69,17 @@ def main(argv):
         print(f"{'benchmark':<{w}}  {'unit':<12} {'median ns':>12}  spread")
         for n, u, m, lo, hi in rows:
             print(f"{n:<{w}}  {u:<12} {m:>12,.1f}  {lo:,.1f}..{hi:,.1f}")
+    base = {r[0]: r[2] for r in rows}
+    ratios = []
+    for n, u, m, lo, hi in rows:
+        for prefix, what in VARIANTS.items():
+            if n.startswith(prefix) and n[len(prefix):] in base:
+                ratios.append((what, n[len(prefix):], m / base[n[len(prefix):]]))
+    if ratios:
+        print()
+        print("Ratios within this run (variant / default; above 1 means the default is faster):")
+        for what, n, r in ratios:
+            print(f"  {what}: {n}: {r:.2f}")
 
 
 if __name__ == "__main__":
