@@ -1,19 +1,29 @@
 #pragma once
 // The global injection queue: spawns and wakes from outside the workers, and the overflow
-// of full local queues. Any thread pushes, any worker pops.
+// of full local queues. Any thread pushes; workers pop.
 //
-// Two implementations with one interface, chosen at build time:
-//   InjectList       (default) an intrusive FIFO list of task headers under a mutex, with an
-//                    atomic length so the hot "is it empty?" check takes no lock. A batch
-//                    (overflow of a local queue) is linked in O(1) under one lock. This is
-//                    tokio's design.
-//   InjectMoodycamel (WEFT_INJECT_MOODYCAMEL) moodycamel::ConcurrentQueue, lock-free MPMC.
-// BENCHMARKS.md records how they compare. The moodycamel queue uses standalone fences, which
-// ThreadSanitizer does not model, so sanitizer builds always use InjectList.
+// InjectMpsc (default): Dmitry Vyukov's intrusive MPSC queue ("Intrusive MPSC node-based
+// queue", 1024cores.net), with the single consumer role taken by whichever worker holds
+// `pop_mu_` (try-lock: a worker that loses the race looks elsewhere for work). Pushing is
+// wait-free: link the batch privately, one exchange on `tail_`, one store to the old tail's
+// link. A batch (the overflow of a local queue) costs the same as one task.
+//   Invariants: `tail_` is the last node pushed (or the stub); following `queue_next` from
+//   `head_` reaches every pushed node except those whose producer is between its exchange
+//   and its link store (pop then reports nothing until that store lands: the producer
+//   notifies a worker only after it, so no wake-up is lost).
+//   Departure from Vyukov: `len_` counts pushed-but-not-popped tasks for the cheap
+//   emptiness check of parking workers; it is incremented after linking, so it may briefly
+//   be negative (a pop overtook the increment), which reads as "not empty" (harmless).
+//
+// InjectMoodycamel (WEFT_INJECT_MOODYCAMEL): moodycamel::ConcurrentQueue, for the comparison
+// in BENCHMARKS.md. It synchronizes with standalone fences, which ThreadSanitizer does not
+// model, so it is not used by the sanitizer presets.
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 
+#include "weft/detail/cache_padded.hpp"
 #include "weft/detail/header.hpp"
 
 #if defined(WEFT_INJECT_MOODYCAMEL)
@@ -22,50 +32,94 @@
 
 namespace weft::detail {
 
-class InjectList {
+class InjectMpsc {
  public:
-  void push(Header* t) { push_batch(&t, 1); }
-  void push_batch(Header** ts, std::size_t n) {
+  InjectMpsc() noexcept : head_(&stub_) { tail_->store(&stub_, std::memory_order_relaxed); }
+  InjectMpsc(const InjectMpsc&) = delete;
+  InjectMpsc& operator=(const InjectMpsc&) = delete;
+
+  void push(Header* t) noexcept { push_batch(&t, 1); }
+
+  void push_batch(Header** ts, std::size_t n) noexcept {
     if (n == 0) return;
-    for (std::size_t i = 0; i + 1 < n; ++i) ts[i]->queue_next = ts[i + 1];  // R4: ours to link
-    ts[n - 1]->queue_next = nullptr;
-    std::lock_guard lock(mu_);
-    if (tail_) tail_->queue_next = ts[0];
-    else head_ = ts[0];
-    tail_ = ts[n - 1];
-    // Release: pairs with is_empty's acquire (a reader that sees the length sees the links;
-    // the pop itself synchronizes through the mutex).
-    len_.store(len_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+    // Relaxed: the batch is private until the release store below publishes it.
+    for (std::size_t i = 0; i + 1 < n; ++i) ts[i]->queue_next.store(ts[i + 1], std::memory_order_relaxed);
+    ts[n - 1]->queue_next.store(nullptr, std::memory_order_relaxed);
+    link(ts[0], ts[n - 1]);
+    // Release: a worker that sees the count (acquire in is_empty) then finds the batch
+    // linked, because the link store above is sequenced before this RMW.
+    len_->fetch_add(static_cast<std::int64_t>(n), std::memory_order_release);
   }
+
   Header* pop() {
     Header* t = nullptr;
-    pop_batch(&t, 1);
-    return t;
+    return pop_batch(&t, 1) == 1 ? t : nullptr;
   }
+
   std::size_t pop_batch(Header** out, std::size_t max) {
     if (is_empty()) return 0;
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(pop_mu_, std::try_to_lock);
+    if (!lock.owns_lock()) return 0;  // another worker is consuming
     std::size_t n = 0;
-    while (n < max && head_) {
-      out[n++] = head_;
-      head_ = head_->queue_next;
+    while (n < max) {
+      Header* t = pop_one();
+      if (t == nullptr) break;
+      out[n++] = t;
     }
-    if (!head_) tail_ = nullptr;
-    len_.store(len_.load(std::memory_order_relaxed) - n, std::memory_order_release);
+    // Relaxed: only a hint for is_empty; the tasks themselves came through acquire loads.
+    if (n > 0) len_->fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
     return n;
   }
-  [[nodiscard]] bool is_empty() const {
-    // Acquire: pairs with the release stores above. A stale "empty" is harmless for a pop
-    // (the pusher notifies a worker afterwards); the parking re-check gets a fresh value
-    // through the idle state's seq_cst RMWs (idle.hpp).
-    return len_.load(std::memory_order_acquire) == 0;
+
+  [[nodiscard]] bool is_empty() const noexcept {
+    // Acquire: pairs with push_batch's release increment.
+    return len_->load(std::memory_order_acquire) <= 0;
   }
 
  private:
-  std::mutex mu_;
-  Header* head_ = nullptr;  // guarded by mu_
-  Header* tail_ = nullptr;  // guarded by mu_
-  std::atomic<std::size_t> len_{0};  // written under mu_, read without it
+  void link(QueueLink* first, QueueLink* last) noexcept {
+    // AcqRel exchange: release orders our private links before it for the next producer,
+    // who stores into `last`; acquire sees the previous producer's node initialized.
+    QueueLink* prev = tail_->exchange(last, std::memory_order_acq_rel);
+    // Release: pairs with the consumer's acquire load of prev->queue_next; the batch (its
+    // links and the tasks' state) is visible to whoever follows this link.
+    prev->queue_next.store(first, std::memory_order_release);
+  }
+
+  // Consumer only (pop_mu_ held).
+  Header* pop_one() noexcept {
+    QueueLink* head = head_;
+    // Acquire: pairs with link()'s release store.
+    QueueLink* next = head->queue_next.load(std::memory_order_acquire);
+    if (head == &stub_) {
+      if (next == nullptr) return nullptr;
+      head_ = head = next;
+      next = next->queue_next.load(std::memory_order_acquire);
+    }
+    if (next != nullptr) {
+      head_ = next;
+      return static_cast<Header*>(head);
+    }
+    // `head` is the last linked node. If it is not the tail, a producer has exchanged but
+    // not linked yet: report nothing for now.
+    // Acquire: pairs with the producers' exchange.
+    if (head != tail_->load(std::memory_order_acquire)) return nullptr;
+    // Re-insert the stub behind `head` so that `head` can be detached.
+    stub_.queue_next.store(nullptr, std::memory_order_relaxed);
+    link(&stub_, &stub_);
+    next = head->queue_next.load(std::memory_order_acquire);
+    if (next != nullptr) {
+      head_ = next;
+      return static_cast<Header*>(head);
+    }
+    return nullptr;
+  }
+
+  cache_padded<std::atomic<QueueLink*>> tail_;   // written by producers (exchange)
+  cache_padded<std::atomic<std::int64_t>> len_{0};  // producers add, the consumer subtracts
+  QueueLink* head_;                               // consumer only, guarded by pop_mu_
+  QueueLink stub_;
+  std::mutex pop_mu_;                             // taken with try_lock by consuming workers
 };
 
 #if defined(WEFT_INJECT_MOODYCAMEL)
@@ -85,7 +139,7 @@ class InjectMoodycamel {
 };
 using Inject = InjectMoodycamel;
 #else
-using Inject = InjectList;
+using Inject = InjectMpsc;
 #endif
 
 }  // namespace weft::detail

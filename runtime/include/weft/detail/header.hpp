@@ -9,8 +9,9 @@
 //      belongs to the JoinHandle if JOIN_INTEREST was still set, else the completer drops it.
 //   R3 join_waker belongs to the JoinHandle while JOIN_WAKER is clear and the task is not
 //      complete; to the completer (read-only) while JOIN_WAKER is set. See task_state.hpp T7.
-//   R4 `queue_next` belongs to whoever holds the notified reference; `owned_*` are guarded by
-//      the owned-task shard's mutex.
+//   R4 `queue_next` is the injection queue's link (see runtime/src/inject.hpp); `owned_*`
+//      are guarded by the owned-task shard's lock.
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <new>
@@ -40,13 +41,17 @@ struct TaskVTable {
   void (*dealloc)(Header*) noexcept;
 };
 
-struct Header {
+/// The injection queue's intrusive link (a base, so the queue's stub node needs no task).
+struct QueueLink {
+  std::atomic<QueueLink*> queue_next{nullptr};  // R4
+};
+
+struct Header : QueueLink {
   Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept;
 
   TaskState state;
   const TaskVTable* vtable;
   Scheduler* sched;  // counted reference, released in dealloc
-  Header* queue_next = nullptr;  // R4
   Header* owned_prev = nullptr;  // R4
   Header* owned_next = nullptr;  // R4
   bool owned_linked = false;     // R4
