@@ -47,7 +47,7 @@ def load(paths):
     return rows, ctx
 
 
-VARIANTS = {"moodycamel/": "injection queue: moodycamel ConcurrentQueue vs weft's own (mutex list)",
+VARIANTS = {"moodycamel/": "injection queue: moodycamel ConcurrentQueue vs weft's own (Vyukov MPSC)",
             "sysalloc/": "frame allocator: system malloc vs mimalloc"}
 
 
