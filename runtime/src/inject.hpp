@@ -11,9 +11,11 @@
 //   `head_` reaches every pushed node except those whose producer is between its exchange
 //   and its link store (pop then reports nothing until that store lands: the producer
 //   notifies a worker only after it, so no wake-up is lost).
-//   Departure from Vyukov: `len_` counts pushed-but-not-popped tasks for the cheap
-//   emptiness check of parking workers; it is incremented after linking, so it may briefly
-//   be negative (a pop overtook the increment), which reads as "not empty" (harmless).
+//   Emptiness without a counter: the queue is empty exactly when both its head and its
+//   tail are the stub. The consumer mirrors `head_` into `head_hint_` for that check. (A
+//   shared length counter would bounce a cache line between producers and consumers on
+//   every push; measured slower.) Tail alone is not enough: the stub may be re-inserted
+//   behind a node a racing producer linked, leaving that node between head and the stub.
 //
 // InjectMoodycamel (WEFT_INJECT_MOODYCAMEL): moodycamel::ConcurrentQueue, for the comparison
 // in BENCHMARKS.md. It synchronizes with standalone fences, which ThreadSanitizer does not
@@ -34,7 +36,10 @@ namespace weft::detail {
 
 class InjectMpsc {
  public:
-  InjectMpsc() noexcept : head_(&stub_) { tail_->store(&stub_, std::memory_order_relaxed); }
+  InjectMpsc() noexcept : head_(&stub_) {
+    tail_->store(&stub_, std::memory_order_relaxed);
+    head_hint_->store(&stub_, std::memory_order_relaxed);
+  }
   InjectMpsc(const InjectMpsc&) = delete;
   InjectMpsc& operator=(const InjectMpsc&) = delete;
 
@@ -46,9 +51,6 @@ class InjectMpsc {
     for (std::size_t i = 0; i + 1 < n; ++i) ts[i]->queue_next.store(ts[i + 1], std::memory_order_relaxed);
     ts[n - 1]->queue_next.store(nullptr, std::memory_order_relaxed);
     link(ts[0], ts[n - 1]);
-    // Release: a worker that sees the count (acquire in is_empty) then finds the batch
-    // linked, because the link store above is sequenced before this RMW.
-    len_->fetch_add(static_cast<std::int64_t>(n), std::memory_order_release);
   }
 
   Header* pop() {
@@ -66,14 +68,17 @@ class InjectMpsc {
       if (t == nullptr) break;
       out[n++] = t;
     }
-    // Relaxed: only a hint for is_empty; the tasks themselves came through acquire loads.
-    if (n > 0) len_->fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
+    head_hint_->store(head_, std::memory_order_release);
     return n;
   }
 
   [[nodiscard]] bool is_empty() const noexcept {
-    // Acquire: pairs with push_batch's release increment.
-    return len_->load(std::memory_order_acquire) <= 0;
+    // Acquire: pairs with the producers' exchange in link() and the consumer's store of the
+    // hint. A producer between its exchange and its link store makes this "not empty"
+    // while pop finds nothing yet.
+    return tail_->load(std::memory_order_acquire) == &stub_ &&
+           head_hint_->load(std::memory_order_acquire) == &stub_;
   }
 
  private:
@@ -116,7 +121,7 @@ class InjectMpsc {
   }
 
   cache_padded<std::atomic<QueueLink*>> tail_;   // written by producers (exchange)
-  cache_padded<std::atomic<std::int64_t>> len_{0};  // producers add, the consumer subtracts
+  cache_padded<std::atomic<QueueLink*>> head_hint_;  // head_, as of the last pop_batch
   QueueLink* head_;                               // consumer only, guarded by pop_mu_
   QueueLink stub_;
   std::mutex pop_mu_;                             // taken with try_lock by consuming workers
