@@ -1,0 +1,240 @@
+#pragma once
+// oneshot::channel<T>(): send one value from one task to another. Lock-free; after tokio's
+// sync/oneshot.rs.
+//
+// State word bits (`Inner::state`):
+//   RX_TASK_SET  rx_waker holds the receiver's waker and belongs to the sender side.
+//   VALUE_SENT   the sender finished: the value slot is written (or stays empty when the
+//                sender was dropped unsent). Terminal for the sender.
+//   CLOSED       the receiver closed or was dropped: send fails and returns the value.
+//   TX_TASK_SET  tx_waker holds the sender's closed() waker and belongs to the receiver side.
+// Ownership: the value slot is written by the sender before it sets VALUE_SENT (release) and
+// read by the receiver only after it observed VALUE_SENT (acquire); if the receiver set
+// CLOSED first, the sender takes the value back. A waker slot with its *_TASK_SET bit clear
+// belongs to its owner (receiver: rx_waker; sender: tx_waker), which writes it and then
+// sets the bit (release); the other side reads it only after seeing the bit (acquire) and
+// the owner clears the bit (CAS) before rewriting it.
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+#include "weft/coop.hpp"
+#include "weft/future.hpp"
+#include "weft/poll.hpp"
+#include "weft/waker.hpp"
+
+namespace weft::oneshot {
+
+/// The sender was dropped without sending.
+struct RecvError : std::runtime_error {
+  RecvError() : std::runtime_error("weft::oneshot: the sender was dropped without sending") {}
+};
+
+enum class TryRecvError { empty, closed };
+
+namespace detail {
+inline constexpr unsigned RX_TASK_SET = 1;
+inline constexpr unsigned VALUE_SENT = 2;
+inline constexpr unsigned CLOSED = 4;
+inline constexpr unsigned TX_TASK_SET = 8;
+
+template <class T>
+struct Inner {
+  std::atomic<unsigned> state{0};
+  std::optional<T> value;
+  Waker rx_waker;
+  Waker tx_waker;
+
+  // Sender: VALUE_SENT unless CLOSED. Returns the previous state.
+  unsigned set_complete() noexcept {
+    // AcqRel: release publishes the value; acquire sees the receiver's waker.
+    unsigned cur = state.load(std::memory_order_acquire);
+    for (;;) {
+      if (cur & CLOSED) return cur;
+      if (state.compare_exchange_weak(cur, cur | VALUE_SENT, std::memory_order_acq_rel, std::memory_order_acquire))
+        return cur;
+    }
+  }
+  // Receiver: CLOSED. Returns the previous state.
+  unsigned set_closed() noexcept {
+    // AcqRel: acquire sees the sender's tx_waker / value; release tells the sender to stop.
+    return state.fetch_or(CLOSED, std::memory_order_acq_rel);
+  }
+  // Sets `bit` after the owner wrote its waker; returns the previous state.
+  unsigned set_bit(unsigned bit) noexcept { return state.fetch_or(bit, std::memory_order_acq_rel); }
+  // Clears `bit` unless `stop` is set; true if cleared.
+  bool unset_bit(unsigned bit, unsigned stop) noexcept {
+    unsigned cur = state.load(std::memory_order_acquire);
+    for (;;) {
+      if (cur & stop) return false;
+      if (state.compare_exchange_weak(cur, cur & ~bit, std::memory_order_acq_rel, std::memory_order_acquire))
+        return true;
+    }
+  }
+};
+}  // namespace detail
+
+template <class T>
+class Receiver;
+
+template <class T>
+class Sender {
+ public:
+  Sender(Sender&&) noexcept = default;
+  Sender& operator=(Sender&& o) noexcept {
+    if (this != &o) {
+      drop();
+      inner_ = std::move(o.inner_);
+    }
+    return *this;
+  }
+  ~Sender() { drop(); }
+
+  /// Sends the value. If the receiver is gone (dropped or closed), returns it back.
+  std::optional<T> send(T value) {
+    if (!inner_) throw std::logic_error("weft::oneshot::Sender: send on a moved-from or used sender");
+    auto inner = std::move(inner_);
+    inner->value.emplace(std::move(value));
+    unsigned prev = inner->set_complete();
+    if (prev & detail::CLOSED) {
+      std::optional<T> back = std::move(inner->value);
+      inner->value.reset();
+      return back;
+    }
+    if (prev & detail::RX_TASK_SET) inner->rx_waker.wake_by_ref();
+    return std::nullopt;
+  }
+
+  /// True once the receiver is dropped or closed.
+  [[nodiscard]] bool is_closed() const noexcept {
+    return !inner_ || (inner_->state.load(std::memory_order_acquire) & detail::CLOSED);
+  }
+
+  /// Ready once the receiver is dropped or closed.
+  Poll<void> poll_closed(Context& cx) {
+    if (!inner_) return ready();
+    unsigned s = inner_->state.load(std::memory_order_acquire);
+    if (s & detail::CLOSED) return ready();
+    if (s & detail::TX_TASK_SET) {
+      if (inner_->tx_waker.will_wake(cx.waker())) return pending;
+      if (!inner_->unset_bit(detail::TX_TASK_SET, detail::CLOSED)) return ready();
+    }
+    inner_->tx_waker = cx.waker();
+    s = inner_->set_bit(detail::TX_TASK_SET);
+    if (s & detail::CLOSED) return ready();
+    return pending;
+  }
+  /// A future that is ready when the receiver is gone (cancel safe).
+  auto closed() {
+    struct Closed {
+      Sender* s;
+      Poll<void> poll(Context& cx) { return s->poll_closed(cx); }
+    };
+    return Closed{this};
+  }
+
+ private:
+  template <class U>
+  friend std::pair<Sender<U>, Receiver<U>> channel();
+  explicit Sender(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
+  void drop() noexcept {
+    if (!inner_) return;
+    // Dropped unsent: complete with an empty slot so the receiver sees RecvError.
+    unsigned prev = inner_->set_complete();
+    if (!(prev & detail::CLOSED) && (prev & detail::RX_TASK_SET)) inner_->rx_waker.wake_by_ref();
+    inner_.reset();
+  }
+  std::shared_ptr<detail::Inner<T>> inner_;
+};
+
+/// The receiving half; a leaf future yielding T, or throwing RecvError when the sender was
+/// dropped unsent. Cancel safe: dropping a pending receive loses nothing (the value stays in
+/// the channel until the receiver itself is dropped).
+template <class T>
+class Receiver {
+ public:
+  Receiver(Receiver&&) noexcept = default;
+  Receiver& operator=(Receiver&& o) noexcept {
+    if (this != &o) {
+      drop();
+      inner_ = std::move(o.inner_);
+    }
+    return *this;
+  }
+  ~Receiver() { drop(); }
+
+  /// Ready(value) or throws RecvError; polling again after Ready throws std::logic_error.
+  Poll<T> poll(Context& cx) {
+    if (!inner_) throw std::logic_error("weft::oneshot::Receiver: polled after completion");
+    unsigned s = inner_->state.load(std::memory_order_acquire);
+    if (!(s & (detail::VALUE_SENT | detail::CLOSED))) {
+      if (s & detail::RX_TASK_SET) {
+        if (inner_->rx_waker.will_wake(cx.waker())) return pending;
+        if (!inner_->unset_bit(detail::RX_TASK_SET, detail::VALUE_SENT))
+          return finish(inner_->state.load(std::memory_order_acquire));
+      }
+      inner_->rx_waker = cx.waker();
+      s = inner_->set_bit(detail::RX_TASK_SET);
+      if (!(s & (detail::VALUE_SENT | detail::CLOSED))) return pending;
+    }
+    return finish(s);
+  }
+
+  /// Never waits: the value, or why there is none.
+  std::optional<T> try_recv(TryRecvError* why = nullptr) {
+    if (!inner_) {
+      if (why) *why = TryRecvError::closed;
+      return std::nullopt;
+    }
+    unsigned s = inner_->state.load(std::memory_order_acquire);
+    if (s & detail::VALUE_SENT) {
+      std::optional<T> v = std::move(inner_->value);
+      inner_.reset();
+      if (!v && why) *why = TryRecvError::closed;
+      return v;
+    }
+    if (why) *why = (s & detail::CLOSED) ? TryRecvError::closed : TryRecvError::empty;
+    return std::nullopt;
+  }
+
+  /// Prevents the sender from sending; a value already sent can still be received.
+  void close() noexcept {
+    if (!inner_) return;
+    unsigned prev = inner_->set_closed();
+    if ((prev & detail::TX_TASK_SET) && !(prev & detail::VALUE_SENT)) inner_->tx_waker.wake_by_ref();
+  }
+
+ private:
+  template <class U>
+  friend std::pair<Sender<U>, Receiver<U>> channel();
+  explicit Receiver(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
+  // `s` was observed with acquire and has VALUE_SENT or CLOSED.
+  Poll<T> finish(unsigned s) {
+    auto inner = std::move(inner_);
+    // VALUE_SENT: the slot is ours (empty if the sender was dropped unsent). CLOSED without
+    // VALUE_SENT: the sender may be writing the slot right now only to take it back; do
+    // not touch it, there will never be a value.
+    if ((s & detail::VALUE_SENT) && inner->value) {
+      T v = std::move(*inner->value);
+      inner->value.reset();
+      return v;
+    }
+    throw RecvError();
+  }
+  void drop() noexcept {
+    if (!inner_) return;
+    close();
+    inner_.reset();
+  }
+  std::shared_ptr<detail::Inner<T>> inner_;
+};
+
+template <class T>
+std::pair<Sender<T>, Receiver<T>> channel() {
+  auto inner = std::make_shared<detail::Inner<T>>();
+  return {Sender<T>(inner), Receiver<T>(inner)};
+}
+
+}  // namespace weft::oneshot

@@ -1,0 +1,129 @@
+// oneshot channel: send/recv, drop and close edges, closed(), wake-ups across threads.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "weft/sync/oneshot.hpp"
+#include "weft/testing/mock_task.hpp"
+#include "weft/weft.hpp"
+
+namespace {
+using weft::testing::MockTask;
+namespace oneshot = weft::oneshot;
+
+TEST(Oneshot, send_then_recv) {
+  auto [tx, rx] = oneshot::channel<std::string>();
+  EXPECT_FALSE(tx.send("hi").has_value());
+  MockTask t(std::move(rx));
+  auto p = t.poll();
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_EQ(*p, "hi");
+}
+
+TEST(Oneshot, pending_then_woken_by_send) {
+  auto [tx, rx] = oneshot::channel<int>();
+  MockTask t(std::move(rx));
+  EXPECT_TRUE(t.poll().is_pending());
+  EXPECT_TRUE(t.poll().is_pending()) << "a second poll with the same waker stays pending";
+  EXPECT_FALSE(t.is_woken());
+  EXPECT_FALSE(tx.send(5).has_value());
+  EXPECT_TRUE(t.is_woken());
+  EXPECT_EQ(*t.poll(), 5);
+  EXPECT_THROW((void)t.poll(), std::logic_error) << "polled after completion";
+}
+
+TEST(Oneshot, sender_dropped_unsent_is_recv_error) {
+  auto [tx, rx] = oneshot::channel<int>();
+  MockTask t(std::move(rx));
+  EXPECT_TRUE(t.poll().is_pending());
+  { auto dropped = std::move(tx); }
+  EXPECT_TRUE(t.is_woken());
+  EXPECT_THROW((void)t.poll(), oneshot::RecvError);
+}
+
+TEST(Oneshot, send_to_dropped_receiver_returns_value) {
+  auto [tx, rx] = oneshot::channel<std::string>();
+  { auto dropped = std::move(rx); }
+  EXPECT_TRUE(tx.is_closed());
+  auto back = tx.send("keep");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(*back, "keep");
+}
+
+TEST(Oneshot, close_fails_send_and_wakes_closed) {
+  auto [tx, rx] = oneshot::channel<int>();
+  MockTask closed(tx.closed());
+  EXPECT_TRUE(closed.poll().is_pending());
+  rx.close();
+  EXPECT_TRUE(closed.is_woken());
+  EXPECT_TRUE(closed.poll().is_ready());
+  EXPECT_EQ(tx.send(1), std::optional<int>(1));
+  oneshot::TryRecvError why{};
+  EXPECT_FALSE(rx.try_recv(&why).has_value());
+  EXPECT_EQ(why, oneshot::TryRecvError::closed);
+}
+
+TEST(Oneshot, value_sent_before_close_is_still_received) {
+  auto [tx, rx] = oneshot::channel<int>();
+  EXPECT_FALSE(tx.send(3).has_value());
+  rx.close();
+  EXPECT_EQ(rx.try_recv(), std::optional<int>(3));
+}
+
+TEST(Oneshot, try_recv_empty_then_value) {
+  auto [tx, rx] = oneshot::channel<int>();
+  oneshot::TryRecvError why{};
+  EXPECT_FALSE(rx.try_recv(&why).has_value());
+  EXPECT_EQ(why, oneshot::TryRecvError::empty);
+  EXPECT_FALSE(tx.send(9).has_value());
+  EXPECT_EQ(rx.try_recv(), std::optional<int>(9));
+}
+
+TEST(Oneshot, waker_replaced_on_repoll_with_another_task) {
+  auto [tx, rx] = oneshot::channel<int>();
+  weft::testing::WakeCounter a, b;
+  weft::Waker wa = a.waker(), wb = b.waker();
+  weft::Context ca(wa), cb(wb);
+  EXPECT_TRUE(rx.poll(ca).is_pending());
+  EXPECT_TRUE(rx.poll(cb).is_pending());
+  EXPECT_FALSE(tx.send(1).has_value());
+  EXPECT_EQ(a.wakes(), 0);
+  EXPECT_EQ(b.wakes(), 1);
+}
+
+TEST(Oneshot, ping_pong_across_runtime_tasks_and_threads) {
+  weft::RuntimeOptions o;
+  o.worker_threads = 2;
+  weft::Runtime rt(o);
+  for (int i = 0; i < 2000; ++i) {
+    auto [tx, rx] = oneshot::channel<int>();
+    std::thread th([tx = std::move(tx), i]() mutable { (void)tx.send(i); });
+    int v = rt.block_on([](oneshot::Receiver<int> rx) -> weft::Task<int> { co_return co_await std::move(rx); }(
+        std::move(rx)));
+    EXPECT_EQ(v, i);
+    th.join();
+  }
+}
+
+TEST(Oneshot, aborted_receiver_task_leaves_nothing_behind) {
+  weft::RuntimeOptions o;
+  o.worker_threads = 2;
+  weft::Runtime rt(o);
+  auto [tx0, rx] = oneshot::channel<std::string>();
+  auto tx = std::move(tx0);  // a plain variable (clang 14 cannot capture structured bindings)
+  auto h = rt.spawn([](oneshot::Receiver<std::string> rx) -> weft::Task<void> {
+    (void)co_await std::move(rx);
+  }(std::move(rx)));
+  // Wait until the receiver is parked on the channel, then abort it.
+  rt.block_on([&]() -> weft::Task<void> {
+    while (!h.is_finished() && !tx.is_closed()) {
+      h.abort();
+      co_await weft::yield_now();
+    }
+    (void)co_await h.result();
+  }());
+  EXPECT_TRUE(tx.is_closed()) << "the aborted task's receiver was dropped";
+  EXPECT_EQ(tx.send("x"), std::optional<std::string>("x"));
+}
+}  // namespace
