@@ -2,7 +2,8 @@
 // CancellationToken: a cloneable handle to a cancellation flag shared by a tree of tokens
 // (tokio_util::sync::CancellationToken). cancel() cancels this token and every child made
 // with child_token(), recursively; cancelling a child does not cancel its parent.
-// cancelled() is a future that completes once the token is cancelled (cancel safe).
+// cancelled() is a future that completes once the token is cancelled (cancel safe; it may
+// be moved at any time).
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -49,15 +50,18 @@ class CancellationToken {
    public:
     Poll<void> poll(Context& cx) {
       if (node_->cancelled.load(std::memory_order_acquire)) return ready();
-      if (notified_.poll(cx).is_ready()) return ready();  // only cancel() notifies
+      if (notified_->poll(cx).is_ready()) return ready();  // only cancel() notifies
       return pending;
     }
 
    private:
     friend class CancellationToken;
-    explicit Cancelled(std::shared_ptr<Node> n) : node_(std::move(n)), notified_(node_->notify.notified()) {}
+    explicit Cancelled(std::shared_ptr<Node> n)
+        : node_(std::move(n)), notified_(std::make_unique<Notify::Notified>(node_->notify.notified())) {}
     std::shared_ptr<Node> node_;
-    Notify::Notified notified_;
+    // On the heap so that Cancelled may be moved even after it was polled (it is often
+    // stored inside a stream, e.g. take_until).
+    std::unique_ptr<Notify::Notified> notified_;
   };
 
   /// Completes once the token is cancelled. Created before or after cancel(), it completes.

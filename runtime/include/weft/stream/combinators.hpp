@@ -1,0 +1,429 @@
+#pragma once
+// Lazy stream combinators. Each wraps its input by value and does nothing until polled.
+// Use them as functions (`stream::map(s, f)`) or in a pipeline (`std::move(s) |
+// stream::map(f) | stream::take(3)`).
+//
+// Fused (they keep returning end once ended, without polling their input again): take,
+// take_while, chain, zip, merge, take_until, fuse. Others end when their input does.
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "weft/stream/stream.hpp"
+
+namespace weft::stream {
+
+namespace detail {
+/// A pending stage of a pipeline: `s | adaptor` calls fn(std::move(s)).
+template <class Fn>
+struct Adaptor {
+  Fn fn;
+  template <Stream S>
+  friend auto operator|(S&& s, Adaptor a) {
+    return a.fn(std::forward<S>(s));
+  }
+};
+template <class Fn>
+Adaptor<Fn> adaptor(Fn fn) {
+  return {std::move(fn)};
+}
+}  // namespace detail
+
+template <Stream S, class F>
+class Map {
+ public:
+  using Item = std::invoke_result_t<F&, stream_item_t<S>&&>;
+  Map(S s, F f) : s_(std::move(s)), f_(std::move(f)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    auto p = s_.poll_next(cx);
+    if (p.is_pending()) return pending;
+    auto v = std::move(p).take();
+    if (!v) return std::optional<Item>();
+    return std::optional<Item>(std::invoke(f_, std::move(*v)));
+  }
+  [[nodiscard]] SizeHint size_hint() const { return weft::size_hint(s_); }
+
+ private:
+  S s_;
+  F f_;
+};
+template <Stream S, class F>
+Map<S, F> map(S s, F f) {
+  return {std::move(s), std::move(f)};
+}
+template <class F>
+auto map(F f) {
+  return detail::adaptor([f = std::move(f)]<class S>(S&& s) mutable { return map(std::forward<S>(s), std::move(f)); });
+}
+
+/// Items for which f returns a value (std::optional<U>), unwrapped.
+template <Stream S, class F>
+class FilterMap {
+ public:
+  using Item = typename std::invoke_result_t<F&, stream_item_t<S>&&>::value_type;
+  FilterMap(S s, F f) : s_(std::move(s)), f_(std::move(f)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    for (;;) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (!v) return std::optional<Item>();
+      if (auto out = std::invoke(f_, std::move(*v))) return std::optional<Item>(std::move(*out));
+    }
+  }
+  [[nodiscard]] SizeHint size_hint() const { return {0, weft::size_hint(s_).second}; }
+
+ private:
+  S s_;
+  F f_;
+};
+template <Stream S, class F>
+FilterMap<S, F> filter_map(S s, F f) {
+  return {std::move(s), std::move(f)};
+}
+template <class F>
+auto filter_map(F f) {
+  return detail::adaptor(
+      [f = std::move(f)]<class S>(S&& s) mutable { return filter_map(std::forward<S>(s), std::move(f)); });
+}
+
+/// Items for which pred(const Item&) is true.
+template <Stream S, class P>
+auto filter(S s, P pred) {
+  using T = stream_item_t<S>;
+  return filter_map(std::move(s), [pred = std::move(pred)](T&& v) mutable -> std::optional<T> {
+    if (std::invoke(pred, std::as_const(v))) return std::optional<T>(std::move(v));
+    return std::nullopt;
+  });
+}
+template <class P>
+auto filter(P pred) {
+  return detail::adaptor(
+      [p = std::move(pred)]<class S>(S&& s) mutable { return filter(std::forward<S>(s), std::move(p)); });
+}
+
+/// At most n items.
+template <Stream S>
+class Take {
+ public:
+  using Item = stream_item_t<S>;
+  Take(S s, std::size_t n) : s_(std::move(s)), left_(n) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (left_ == 0) return std::optional<Item>();
+    auto p = s_.poll_next(cx);
+    if (p.is_pending()) return pending;
+    auto v = std::move(p).take();
+    left_ = v ? left_ - 1 : 0;
+    return v;
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    if (left_ == 0) return {0, std::size_t{0}};
+    auto [lo, hi] = weft::size_hint(s_);
+    return {std::min(lo, left_), hi ? std::min(*hi, left_) : left_};
+  }
+
+ private:
+  S s_;
+  std::size_t left_;
+};
+template <Stream S>
+Take<S> take(S s, std::size_t n) {
+  return {std::move(s), n};
+}
+inline auto take(std::size_t n) {
+  return detail::adaptor([n]<class S>(S&& s) { return take(std::forward<S>(s), n); });
+}
+
+/// Items while pred(const Item&) holds; the first failing item ends the stream.
+template <Stream S, class P>
+class TakeWhile {
+ public:
+  using Item = stream_item_t<S>;
+  TakeWhile(S s, P p) : s_(std::move(s)), p_(std::move(p)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (done_) return std::optional<Item>();
+    auto p = s_.poll_next(cx);
+    if (p.is_pending()) return pending;
+    auto v = std::move(p).take();
+    if (!v || !std::invoke(p_, std::as_const(*v))) {
+      done_ = true;
+      return std::optional<Item>();
+    }
+    return v;
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    if (done_) return {0, std::size_t{0}};
+    return {0, weft::size_hint(s_).second};
+  }
+
+ private:
+  S s_;
+  P p_;
+  bool done_ = false;
+};
+template <Stream S, class P>
+TakeWhile<S, P> take_while(S s, P p) {
+  return {std::move(s), std::move(p)};
+}
+template <class P>
+auto take_while(P p) {
+  return detail::adaptor(
+      [p = std::move(p)]<class S>(S&& s) mutable { return take_while(std::forward<S>(s), std::move(p)); });
+}
+
+/// Drops the first n items.
+template <Stream S>
+class Skip {
+ public:
+  using Item = stream_item_t<S>;
+  Skip(S s, std::size_t n) : s_(std::move(s)), left_(n) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    for (;;) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (!v || left_ == 0) return v;
+      --left_;
+    }
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    auto [lo, hi] = weft::size_hint(s_);
+    auto sub = [&](std::size_t x) { return x > left_ ? x - left_ : 0; };
+    return {sub(lo), hi ? std::optional<std::size_t>(sub(*hi)) : std::nullopt};
+  }
+
+ private:
+  S s_;
+  std::size_t left_;
+};
+template <Stream S>
+Skip<S> skip(S s, std::size_t n) {
+  return {std::move(s), n};
+}
+inline auto skip(std::size_t n) {
+  return detail::adaptor([n]<class S>(S&& s) { return skip(std::forward<S>(s), n); });
+}
+
+/// After the first end, always the end (the input is not polled again).
+template <Stream S>
+class Fuse {
+ public:
+  using Item = stream_item_t<S>;
+  explicit Fuse(S s) : s_(std::move(s)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (!s_) return std::optional<Item>();
+    auto p = s_->poll_next(cx);
+    if (p.is_pending()) return pending;
+    auto v = std::move(p).take();
+    if (!v) s_.reset();
+    return v;
+  }
+  [[nodiscard]] bool is_terminated() const noexcept { return !s_; }
+  [[nodiscard]] SizeHint size_hint() const { return s_ ? weft::size_hint(*s_) : SizeHint{0, std::size_t{0}}; }
+
+ private:
+  std::optional<S> s_;
+};
+template <Stream S>
+Fuse<S> fuse(S s) {
+  return Fuse<S>(std::move(s));
+}
+inline auto fuse() {
+  return detail::adaptor([]<class S>(S&& s) { return fuse(std::forward<S>(s)); });
+}
+
+/// All of a, then all of b.
+template <Stream A, Stream B>
+class Chain {
+ public:
+  using Item = stream_item_t<A>;
+  Chain(A a, B b) : a_(std::move(a)), b_(std::move(b)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (!a_.is_terminated()) {
+      auto p = a_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (v) return v;
+    }
+    return b_.poll_next(cx);
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    auto [la, ha] = a_.size_hint();
+    auto [lb, hb] = b_.size_hint();
+    return {la + lb, weft::detail::add_upper(ha, hb)};
+  }
+
+ private:
+  Fuse<A> a_;
+  Fuse<B> b_;
+};
+template <Stream A, Stream B>
+Chain<A, B> chain(A a, B b) {
+  return {std::move(a), std::move(b)};
+}
+template <Stream B>
+auto chain(B b) {
+  return detail::adaptor([b = std::move(b)]<class A>(A&& a) mutable { return chain(std::forward<A>(a), std::move(b)); });
+}
+
+/// Pairs of items, one from each; ends when either ends.
+template <Stream A, Stream B>
+class Zip {
+ public:
+  using Item = std::pair<stream_item_t<A>, stream_item_t<B>>;
+  Zip(A a, B b) : a_(std::move(a)), b_(std::move(b)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (done_) return std::optional<Item>();
+    if (!ia_) {
+      auto p = a_.poll_next(cx);
+      if (p.is_ready()) {
+        auto v = std::move(p).take();
+        if (!v) return finish();
+        ia_.emplace(std::move(*v));
+      }
+    }
+    if (!ib_) {
+      auto p = b_.poll_next(cx);
+      if (p.is_ready()) {
+        auto v = std::move(p).take();
+        if (!v) return finish();
+        ib_.emplace(std::move(*v));
+      }
+    }
+    if (!ia_ || !ib_) return pending;
+    Item out{std::move(*ia_), std::move(*ib_)};
+    ia_.reset();
+    ib_.reset();
+    return std::optional<Item>(std::move(out));
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    auto [la, ha] = weft::size_hint(a_);
+    auto [lb, hb] = weft::size_hint(b_);
+    std::size_t ba = ia_ ? 1 : 0, bb = ib_ ? 1 : 0;
+    std::optional<std::size_t> hi;
+    if (ha && hb) hi = std::min(*ha + ba, *hb + bb);
+    else if (ha) hi = *ha + ba;
+    else if (hb) hi = *hb + bb;
+    return {std::min(la + ba, lb + bb), hi};
+  }
+
+ private:
+  Poll<std::optional<Item>> finish() {
+    done_ = true;
+    return std::optional<Item>();
+  }
+  A a_;
+  B b_;
+  // An item taken from one side while the other was pending.
+  std::optional<stream_item_t<A>> ia_;
+  std::optional<stream_item_t<B>> ib_;
+  bool done_ = false;
+};
+template <Stream A, Stream B>
+Zip<A, B> zip(A a, B b) {
+  return {std::move(a), std::move(b)};
+}
+template <Stream B>
+auto zip(B b) {
+  return detail::adaptor([b = std::move(b)]<class A>(A&& a) mutable { return zip(std::forward<A>(a), std::move(b)); });
+}
+
+/// Items of all inputs as they arrive; ends when all have ended. Fair: each poll starts at
+/// the input after the one that started the previous poll, so a busy input cannot starve
+/// the others.
+template <Stream... Ss>
+class Merge {
+  static_assert(sizeof...(Ss) >= 2, "merge needs at least two streams");
+
+ public:
+  using Item = stream_item_t<std::tuple_element_t<0, std::tuple<Ss...>>>;
+  explicit Merge(Ss... ss) : ss_(Fuse<Ss>(std::move(ss))...) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    constexpr std::size_t n = sizeof...(Ss);
+    std::size_t start = next_start_;
+    next_start_ = (next_start_ + 1) % n;
+    bool all_done = true;
+    std::optional<Item> out;
+    for (std::size_t k = 0; k < n && !out; ++k) {
+      std::size_t i = (start + k) % n;
+      visit(i, [&](auto& s) {
+        if (s.is_terminated()) return;
+        auto p = s.poll_next(cx);
+        if (p.is_pending()) {
+          all_done = false;
+          return;
+        }
+        auto v = std::move(p).take();
+        if (v) {
+          all_done = false;
+          out.emplace(std::move(*v));
+        }
+      });
+    }
+    if (out) return std::optional<Item>(std::move(out));
+    if (all_done) return std::optional<Item>();
+    return pending;
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    SizeHint h{0, std::size_t{0}};
+    std::apply([&](const auto&... s) { ((h = {h.first + s.size_hint().first, weft::detail::add_upper(h.second, s.size_hint().second)}), ...); }, ss_);
+    return h;
+  }
+
+ private:
+  template <class F>
+  void visit(std::size_t i, F&& f) {
+    std::size_t k = 0;
+    std::apply([&](auto&... s) { ((k++ == i ? f(s) : void()), ...); }, ss_);
+  }
+  std::tuple<Fuse<Ss>...> ss_;
+  std::size_t next_start_ = 0;
+};
+template <Stream... Ss>
+Merge<Ss...> merge(Ss... ss) {
+  return Merge<Ss...>(std::move(ss)...);
+}
+
+/// Items until `stop` (any future, e.g. CancellationToken::cancelled()) completes, then
+/// the end. The stop future is polled first on each poll.
+template <Stream S, Future F>
+class TakeUntil {
+ public:
+  using Item = stream_item_t<S>;
+  TakeUntil(S s, F f) : s_(std::move(s)), f_(std::move(f)) {}
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (done_) return std::optional<Item>();
+    if (f_.poll(cx).is_ready()) {
+      done_ = true;
+      return std::optional<Item>();
+    }
+    auto p = s_.poll_next(cx);
+    if (p.is_ready() && !*p) done_ = true;
+    return p;
+  }
+  [[nodiscard]] bool is_stopped() const noexcept { return done_; }
+  [[nodiscard]] SizeHint size_hint() const {
+    if (done_) return {0, std::size_t{0}};
+    return {0, weft::size_hint(s_).second};
+  }
+
+ private:
+  S s_;
+  F f_;
+  bool done_ = false;
+};
+template <Stream S, Future F>
+TakeUntil<S, F> take_until(S s, F f) {
+  return {std::move(s), std::move(f)};
+}
+template <Future F>
+auto take_until(F f) {
+  return detail::adaptor(
+      [f = std::move(f)]<class S>(S&& s) mutable { return take_until(std::forward<S>(s), std::move(f)); });
+}
+
+}  // namespace weft::stream

@@ -1,0 +1,211 @@
+#pragma once
+// Futures that consume a stream: collect, try_collect, for_each, and the concurrent ones,
+// for_each_concurrent and buffer_unordered (fan-out / fan-in within one task).
+//
+// The concurrent consumers drive their in-flight futures inside the polling task (no
+// spawn): every poll polls each in-flight future once, O(limit) per wake-up; spawn the work
+// instead (and collect JoinHandles) when it must run on several workers in parallel.
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "weft/stream/combinators.hpp"
+#include "weft/stream/stream.hpp"
+
+namespace weft::stream {
+
+namespace detail {
+template <class X>
+struct is_task : std::false_type {};
+template <class T>
+struct is_task<Task<T>> : std::true_type {};
+
+/// A Task becomes a TaskFuture; any other future stays as it is.
+template <class X>
+auto as_future(X x) {
+  if constexpr (is_task<X>::value) return TaskFuture<typename X::value_type>(std::move(x));
+  else return x;
+}
+template <class X>
+using as_future_t = decltype(as_future(std::declval<X>()));
+
+template <class C, class V>
+void add_to(C& c, V&& v) {
+  if constexpr (requires { c.push_back(std::forward<V>(v)); }) c.push_back(std::forward<V>(v));
+  else c.insert(std::forward<V>(v));
+}
+}  // namespace detail
+
+/// A future yielding every item of the stream in a container C.
+template <class C, Stream S>
+class Collect {
+ public:
+  explicit Collect(S s) : s_(std::move(s)) {}
+  Poll<C> poll(Context& cx) {
+    for (;;) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (!v) return std::move(out_);
+      detail::add_to(out_, std::move(*v));
+    }
+  }
+
+ private:
+  S s_;
+  C out_;
+};
+template <class C, Stream S>
+Collect<C, S> collect(S s) {
+  return Collect<C, S>(std::move(s));
+}
+
+/// Short-circuiting collect of a stream of result-like items (has_value(), value(),
+/// error(); e.g. JoinResult or std::optional): yields the container of values, or the first
+/// error (stopping there).
+template <class C, Stream S>
+class TryCollect {
+  using R = stream_item_t<S>;
+  using E = std::remove_cvref_t<decltype(std::declval<R&>().error())>;
+
+ public:
+  explicit TryCollect(S s) : s_(std::move(s)) {}
+  Poll<std::variant<C, E>> poll(Context& cx) {
+    for (;;) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (!v) return std::variant<C, E>(std::in_place_index<0>, std::move(out_));
+      if (!v->has_value()) return std::variant<C, E>(std::in_place_index<1>, v->error());
+      detail::add_to(out_, std::move(*v).value());
+    }
+  }
+
+ private:
+  S s_;
+  C out_;
+};
+template <class C, Stream S>
+TryCollect<C, S> try_collect(S s) {
+  return TryCollect<C, S>(std::move(s));
+}
+
+/// A future calling f(item) for every item, completing at the end of the stream.
+template <Stream S, class F>
+class ForEach {
+ public:
+  ForEach(S s, F f) : s_(std::move(s)), f_(std::move(f)) {}
+  Poll<void> poll(Context& cx) {
+    for (;;) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      auto v = std::move(p).take();
+      if (!v) return ready();
+      std::invoke(f_, std::move(*v));
+    }
+  }
+
+ private:
+  S s_;
+  F f_;
+};
+template <Stream S, class F>
+ForEach<S, F> for_each(S s, F f) {
+  return {std::move(s), std::move(f)};
+}
+
+/// Yields the outputs of a stream of futures (or Tasks), running up to `limit` of them at
+/// once, in completion order. limit 0 is rejected.
+template <Stream S>
+class BufferUnordered {
+  using Fut = detail::as_future_t<stream_item_t<S>>;
+  using Out = future_output_t<Fut>;
+
+ public:
+  /// The futures' output (std::monostate for futures of void).
+  using Item = std::conditional_t<std::is_void_v<Out>, std::monostate, Out>;
+  BufferUnordered(S s, std::size_t limit) : s_(std::move(s)), limit_(limit) {
+    if (limit == 0) throw std::invalid_argument("weft::stream::buffer_unordered: limit must be at least 1");
+    in_flight_.reserve(limit);
+  }
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    while (!s_ended_ && in_flight_.size() < limit_) {
+      auto p = s_.poll_next(cx);
+      if (p.is_pending()) break;
+      auto v = std::move(p).take();
+      if (!v) {
+        s_ended_ = true;
+        break;
+      }
+      in_flight_.push_back(detail::as_future(std::move(*v)));
+    }
+    const std::size_t n = in_flight_.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      std::size_t i = (start_ + k) % n;
+      auto p = in_flight_[i].poll(cx);
+      if (p.is_ready()) {
+        start_ = i;
+        std::swap(in_flight_[i], in_flight_.back());
+        in_flight_.pop_back();
+        if constexpr (std::is_void_v<Out>) return std::optional<Item>(std::monostate{});
+        else return std::optional<Item>(std::move(p).take());
+      }
+    }
+    if (s_ended_ && in_flight_.empty()) return std::optional<Item>();
+    return pending;
+  }
+  [[nodiscard]] SizeHint size_hint() const {
+    auto [lo, hi] = s_ended_ ? SizeHint{0, std::size_t{0}} : weft::size_hint(s_);
+    return {lo + in_flight_.size(), weft::detail::add_upper(hi, in_flight_.size())};
+  }
+
+ private:
+  S s_;
+  std::size_t limit_;
+  std::vector<Fut> in_flight_;
+  std::size_t start_ = 0;
+  bool s_ended_ = false;
+};
+template <Stream S>
+BufferUnordered<S> buffer_unordered(S s, std::size_t limit) {
+  return BufferUnordered<S>(std::move(s), limit);
+}
+
+/// A future running f(item) (a Task<void> or a future) for every item, at most `limit` at
+/// once, completing when the stream ended and every run finished. The first exception a
+/// run throws is rethrown (the other runs are dropped).
+template <Stream S, class F>
+class ForEachConcurrent {
+  struct Apply {
+    F* f;
+    auto operator()(stream_item_t<S>&& v) { return std::invoke(*f, std::move(v)); }
+  };
+
+ public:
+  ForEachConcurrent(S s, std::size_t limit, F f)
+      : f_(std::make_unique<F>(std::move(f))), inner_(map(std::move(s), Apply{f_.get()}), limit) {}
+  Poll<void> poll(Context& cx) {
+    for (;;) {
+      auto p = inner_.poll_next(cx);
+      if (p.is_pending()) return pending;
+      if (!*p) return ready();
+    }
+  }
+
+ private:
+  std::unique_ptr<F> f_;
+  BufferUnordered<Map<S, Apply>> inner_;
+};
+template <Stream S, class F>
+ForEachConcurrent<S, F> for_each_concurrent(S s, std::size_t limit, F f) {
+  return ForEachConcurrent<S, F>(std::move(s), limit, std::move(f));
+}
+
+}  // namespace weft::stream
