@@ -2,31 +2,15 @@
 // The global injection queue: spawns and wakes from outside the workers, and the overflow
 // of full local queues. Any thread pushes; workers pop.
 //
-// InjectMpsc (default): Dmitry Vyukov's intrusive MPSC queue ("Intrusive MPSC node-based
-// queue", 1024cores.net), with the single consumer role taken by whichever worker holds
-// `pop_mu_` (try-lock: a worker that loses the race looks elsewhere for work). Pushing is
-// wait-free: link the batch privately, one exchange on `tail_`, one store to the old tail's
-// link. A batch (the overflow of a local queue) costs the same as one task.
-//   Invariants: `tail_` is the last node pushed (or the stub); following `queue_next` from
-//   `head_` reaches every pushed node except those whose producer is between its exchange
-//   and its link store (pop then reports nothing until that store lands: the producer
-//   notifies a worker only after it, so no wake-up is lost).
-//   Emptiness without a counter: the queue is empty exactly when both its head and its
-//   tail are the stub. The consumer mirrors `head_` into `head_hint_` for that check. (A
-//   shared length counter would bounce a cache line between producers and consumers on
-//   every push; measured slower.) Tail alone is not enough: the stub may be re-inserted
-//   behind a node a racing producer linked, leaving that node between head and the stub.
-//
+// InjectMpsc (default): a LinkQueue (weft/detail/link_queue.hpp: Vyukov's intrusive MPSC
+// queue, wait-free push, try-locked consumer) of task headers.
 // InjectMoodycamel (WEFT_INJECT_MOODYCAMEL): moodycamel::ConcurrentQueue, for the comparison
 // in BENCHMARKS.md. It synchronizes with standalone fences, which ThreadSanitizer does not
 // model, so it is not used by the sanitizer presets.
-#include <atomic>
 #include <cstddef>
-#include <cstdint>
-#include <mutex>
 
-#include "weft/detail/cache_padded.hpp"
 #include "weft/detail/header.hpp"
+#include "weft/detail/link_queue.hpp"
 
 #if defined(WEFT_INJECT_MOODYCAMEL)
 #include <concurrentqueue/concurrentqueue.h>
@@ -36,95 +20,30 @@ namespace weft::detail {
 
 class InjectMpsc {
  public:
-  InjectMpsc() noexcept : head_(&stub_) {
-    tail_->store(&stub_, std::memory_order_relaxed);
-    head_hint_->store(&stub_, std::memory_order_relaxed);
-  }
-  InjectMpsc(const InjectMpsc&) = delete;
-  InjectMpsc& operator=(const InjectMpsc&) = delete;
-
-  void push(Header* t) noexcept { push_batch(&t, 1); }
-
+  void push(Header* t) noexcept { q_.push(t); }
   void push_batch(Header** ts, std::size_t n) noexcept {
-    if (n == 0) return;
-    // Relaxed: the batch is private until the release store below publishes it.
-    for (std::size_t i = 0; i + 1 < n; ++i) ts[i]->queue_next.store(ts[i + 1], std::memory_order_relaxed);
-    ts[n - 1]->queue_next.store(nullptr, std::memory_order_relaxed);
-    link(ts[0], ts[n - 1]);
-  }
-
-  Header* pop() {
-    Header* t = nullptr;
-    return pop_batch(&t, 1) == 1 ? t : nullptr;
-  }
-
-  std::size_t pop_batch(Header** out, std::size_t max) {
-    if (is_empty()) return 0;
-    std::unique_lock lock(pop_mu_, std::try_to_lock);
-    if (!lock.owns_lock()) return 0;  // another worker is consuming
-    std::size_t n = 0;
-    while (n < max) {
-      Header* t = pop_one();
-      if (t == nullptr) break;
-      out[n++] = t;
+    // SAFETY: Header derives from QueueLink; the array of Header* is re-read as QueueLink*
+    // one element at a time.
+    QueueLink* links[64];
+    while (n > 0) {
+      std::size_t k = n < 64 ? n : 64;
+      for (std::size_t i = 0; i < k; ++i) links[i] = ts[i];
+      q_.push_batch(links, k);
+      ts += k;
+      n -= k;
     }
-    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
-    head_hint_->store(head_, std::memory_order_release);
+  }
+  Header* pop() { return static_cast<Header*>(q_.pop()); }
+  std::size_t pop_batch(Header** out, std::size_t max) {
+    QueueLink* links[64];
+    std::size_t n = q_.pop_batch(links, max < 64 ? max : 64);
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Header*>(links[i]);
     return n;
   }
-
-  [[nodiscard]] bool is_empty() const noexcept {
-    // Acquire: pairs with the producers' exchange in link() and the consumer's store of the
-    // hint. A producer between its exchange and its link store makes this "not empty"
-    // while pop finds nothing yet.
-    return tail_->load(std::memory_order_acquire) == &stub_ &&
-           head_hint_->load(std::memory_order_acquire) == &stub_;
-  }
+  [[nodiscard]] bool is_empty() const noexcept { return q_.is_empty(); }
 
  private:
-  void link(QueueLink* first, QueueLink* last) noexcept {
-    // AcqRel exchange: release orders our private links before it for the next producer,
-    // who stores into `last`; acquire sees the previous producer's node initialized.
-    QueueLink* prev = tail_->exchange(last, std::memory_order_acq_rel);
-    // Release: pairs with the consumer's acquire load of prev->queue_next; the batch (its
-    // links and the tasks' state) is visible to whoever follows this link.
-    prev->queue_next.store(first, std::memory_order_release);
-  }
-
-  // Consumer only (pop_mu_ held).
-  Header* pop_one() noexcept {
-    QueueLink* head = head_;
-    // Acquire: pairs with link()'s release store.
-    QueueLink* next = head->queue_next.load(std::memory_order_acquire);
-    if (head == &stub_) {
-      if (next == nullptr) return nullptr;
-      head_ = head = next;
-      next = next->queue_next.load(std::memory_order_acquire);
-    }
-    if (next != nullptr) {
-      head_ = next;
-      return static_cast<Header*>(head);
-    }
-    // `head` is the last linked node. If it is not the tail, a producer has exchanged but
-    // not linked yet: report nothing for now.
-    // Acquire: pairs with the producers' exchange.
-    if (head != tail_->load(std::memory_order_acquire)) return nullptr;
-    // Re-insert the stub behind `head` so that `head` can be detached.
-    stub_.queue_next.store(nullptr, std::memory_order_relaxed);
-    link(&stub_, &stub_);
-    next = head->queue_next.load(std::memory_order_acquire);
-    if (next != nullptr) {
-      head_ = next;
-      return static_cast<Header*>(head);
-    }
-    return nullptr;
-  }
-
-  cache_padded<std::atomic<QueueLink*>> tail_;   // written by producers (exchange)
-  cache_padded<std::atomic<QueueLink*>> head_hint_;  // head_, as of the last pop_batch
-  QueueLink* head_;                               // consumer only, guarded by pop_mu_
-  QueueLink stub_;
-  std::mutex pop_mu_;                             // taken with try_lock by consuming workers
+  LinkQueue q_;
 };
 
 #if defined(WEFT_INJECT_MOODYCAMEL)

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "weft/detail/alloc.hpp"
+#include "weft/detail/link_queue.hpp"
 #include "weft/detail/task_state.hpp"
 #include "weft/future.hpp"
 #include "weft/join_error.hpp"
@@ -39,11 +40,6 @@ struct TaskVTable {
   void (*drop_output)(Header*) noexcept;
   /// The last reference is gone.
   void (*dealloc)(Header*) noexcept;
-};
-
-/// The injection queue's intrusive link (a base, so the queue's stub node needs no task).
-struct QueueLink {
-  std::atomic<QueueLink*> queue_next{nullptr};  // R4
 };
 
 struct Header : QueueLink {
