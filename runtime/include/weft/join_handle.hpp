@@ -65,6 +65,14 @@ class [[nodiscard]] JoinHandle {
     return std::move(*cell_->output);
   }
 
+  /// Registers cx's waker to be woken when the task completes, without taking the result.
+  /// Returns true if the task is already complete (then nothing is registered).
+  bool set_join_waker(Context& cx) {
+    check_valid();
+    detail::Snapshot s = cell_->state.load();
+    return s.complete() || !register_waker(s, cx);
+  }
+
   /// A future yielding JoinResult<T> (never throws JoinError).
   auto result() & { return ResultFuture{this}; }
 
