@@ -48,7 +48,8 @@ def load(paths):
 
 
 VARIANTS = {"moodycamel/": "injection queue: moodycamel ConcurrentQueue vs weft's own (Vyukov MPSC)",
-            "sysalloc/": "frame allocator: system malloc vs mimalloc"}
+            "sysalloc/": "frame allocator: system malloc vs mimalloc",
+            "naive_": "naive JoinSet + mutex + unordered_map vs weft's JoinMap"}
 
 
 def main(argv):
