@@ -19,9 +19,17 @@ class Iter {
  public:
   using Item = std::ranges::range_value_t<R>;
   explicit Iter(R r) : r_(std::move(r)), it_(std::ranges::begin(r_)) {}
-  Iter(Iter&& o) noexcept(std::is_nothrow_move_constructible_v<R>)
-      : r_(std::move(o.r_)), it_(std::ranges::begin(r_)) {
-    // Re-seat the iterator in the moved range (only valid before the first poll).
+  // Moves keep the position (re-seated by offset; an input-only range restarts).
+  Iter(Iter&& o) : r_(std::move_if_noexcept(o.r_)), it_(std::ranges::begin(r_)) {}
+  Iter(Iter&& o) requires std::ranges::forward_range<R>
+      : Iter(std::move(o), o.offset()) {}
+  Iter& operator=(Iter&& o) {
+    if (this != &o) {
+      auto off = o.offset();
+      r_ = std::move(o.r_);
+      it_ = std::ranges::next(std::ranges::begin(r_), off);
+    }
+    return *this;
   }
   Poll<std::optional<Item>> poll_next(Context&) {
     if (it_ == std::ranges::end(r_)) return std::optional<Item>();
@@ -39,6 +47,12 @@ class Iter {
   }
 
  private:
+  Iter(Iter&& o, std::ranges::range_difference_t<R> off)
+      : r_(std::move(o.r_)), it_(std::ranges::next(std::ranges::begin(r_), off)) {}
+  std::ranges::range_difference_t<R> offset() const {
+    if constexpr (std::ranges::forward_range<R>) return std::ranges::distance(std::ranges::begin(r_), it_);
+    else return 0;
+  }
   R r_;
   std::ranges::iterator_t<R> it_;
 };

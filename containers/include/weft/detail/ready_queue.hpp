@@ -1,0 +1,106 @@
+#pragma once
+// ReadyShared / ReadyEntry: per-entry wakers that push their entry onto a shared lock-free
+// queue (a LinkQueue: Vyukov's intrusive MPSC queue) on the false->true edge of a "queued"
+// flag, and wake the owner's AtomicWaker. Shared by JoinSet / JoinMap (the entry's waker is
+// a task's join waker) and the ready-set StreamMap (the entry's waker is given to the
+// stream when it is polled).
+//
+// Entry references (`refs`): the owner's (while the container holds the entry), one per
+// waker clone, and the queue's (while queued). Fields of derived entries other than these
+// are touched only by the owner.
+//
+// ReadyShared (the queue and the owner's waker) is reference counted by the owner and by
+// every live entry, so a wake after the entry or the whole container is gone is safe and
+// does nothing visible. When the owner goes it sets `closed`: a waker that pushes after
+// that drains the queue itself (taking the consumer role), so no entry stays referenced by
+// a queue nobody consumes (a reference cycle). The closing owner and such wakers form a
+// store-buffering pair on closed / the queue (seq_cst): either the closer's drain sees the
+// push, or the pusher sees closed.
+#include <atomic>
+#include <cstddef>
+
+#include "weft/detail/link_queue.hpp"
+#include "weft/sync/atomic_waker.hpp"
+#include "weft/waker.hpp"
+
+namespace weft::detail {
+
+struct ReadyShared {
+  LinkQueue ready;
+  AtomicWaker waker;
+  std::atomic<bool> closed{false};
+  std::atomic<std::size_t> refs{1};
+
+  void ref_inc() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }  // from a live ref
+  void ref_dec() noexcept {
+    // AcqRel: the last holder sees all uses before deleting.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+};
+
+/// An entry's type-independent part, so the waker vtable and the queue need no templates.
+struct ReadyEntry : QueueLink {
+  explicit ReadyEntry(ReadyShared* s) noexcept : shared(s) { s->ref_inc(); }
+  virtual ~ReadyEntry() { shared->ref_dec(); }
+  std::atomic<std::size_t> refs{1};  // the owner's
+  std::atomic<bool> queued{false};
+  ReadyShared* shared;
+
+  void ref_inc() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }  // from a live ref
+  void ref_dec() noexcept {
+    // AcqRel: the last holder sees all uses of the entry before deleting it.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  // The false -> true edge of `queued` pushes the entry (with a queue reference) and wakes
+  // the owner.
+  void wake() noexcept {
+    if (enqueue()) shared->waker.wake();
+  }
+  // Owner only: puts the entry (back) at the tail without waking the owner.
+  void requeue() noexcept { (void)enqueue(); }
+  // Owner only, after popping it: a later wake pushes it again.
+  void dequeued() noexcept {
+    // Release: pairs with the acquire exchange in enqueue().
+    queued.store(false, std::memory_order_release);
+  }
+
+  static void close(ReadyShared* s) noexcept {
+    // Seq_cst: the closer's half of the store-buffering pair (see above).
+    s->closed.store(true, std::memory_order_seq_cst);
+    drain_closed(s);
+    s->ref_dec();
+  }
+
+  bool enqueue() noexcept {
+    // AcqRel: acquire pairs with the owner's release in dequeued() (the entry was popped
+    // and processed); release orders the push after the claim.
+    if (queued.exchange(true, std::memory_order_acq_rel)) return false;
+    ref_inc();
+    ReadyShared* s = shared;
+    s->ready.push(this);
+    // Seq_cst: the pusher's half of the store-buffering pair with close() (see above).
+    if (s->closed.load(std::memory_order_seq_cst)) drain_closed(s);
+    return true;
+  }
+
+  static void drain_closed(ReadyShared* s) noexcept {
+    while (!s->ready.is_empty()) {
+      while (QueueLink* l = s->ready.pop()) static_cast<ReadyEntry*>(l)->ref_dec();
+    }
+  }
+
+  static void* clone(void* d) noexcept {
+    static_cast<ReadyEntry*>(d)->ref_inc();
+    return d;
+  }
+  static void wake_by_ref(void* d) noexcept { static_cast<ReadyEntry*>(d)->wake(); }
+  static void drop(void* d) noexcept { static_cast<ReadyEntry*>(d)->ref_dec(); }
+  static void wake_fn(void* d) noexcept {
+    wake_by_ref(d);
+    drop(d);
+  }
+  static constexpr WakerVTable vtable{&clone, &wake_fn, &wake_by_ref, &drop};
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,423 @@
+// One typed suite for both StreamMaps (the Vec-scan baseline and the ready-set map), plus a
+// randomized differential test of the two against a model.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "weft/ready_stream_map.hpp"
+#include "weft/stream.hpp"
+#include "weft/sync.hpp"
+#include "weft/testing/mock_task.hpp"
+#include "weft/vec_stream_map.hpp"
+#include "weft/weft.hpp"
+
+namespace {
+using weft::testing::MockTask;
+using Rx = weft::mpsc::Receiver<int>;
+using Tx = weft::mpsc::UnboundedSender<int>;
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+template <class Map>
+class StreamMapTest : public ::testing::Test {};
+
+template <template <class, class> class M>
+struct Maker {
+  template <class K, class S>
+  using map = M<K, S>;
+};
+template <class K, class S>
+using Vec = weft::VecStreamMap<K, S>;
+template <class K, class S>
+using Ready = weft::ReadyStreamMap<K, S>;
+
+using Kinds = ::testing::Types<Maker<Vec>, Maker<Ready>>;
+struct KindNames {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, Maker<Vec>> ? "vec_scan" : "ready_set";
+  }
+};
+TYPED_TEST_SUITE(StreamMapTest, Kinds, KindNames);
+
+template <class M>
+using IntMap = typename M::template map<std::string, Rx>;
+
+TYPED_TEST(StreamMapTest, empty_map_ends_at_once) {
+  MockTask t(IntMap<TypeParam>{});
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_FALSE(p->has_value());
+}
+
+TYPED_TEST(StreamMapTest, single_entry_lifecycle) {
+  auto [tx0, rx] = weft::mpsc::unbounded_channel<int>();
+  std::optional<Tx> tx(std::move(tx0));
+  IntMap<TypeParam> map;
+  EXPECT_FALSE(map.insert("a", std::move(rx)).has_value());
+  MockTask t(std::move(map));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_FALSE(tx->send(1).has_value());
+  EXPECT_TRUE(t.is_woken());
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_EQ(**p, (std::pair<std::string, int>("a", 1)));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  tx.reset();
+  EXPECT_TRUE(t.is_woken());
+  auto end = t.poll_next();
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_FALSE(end->has_value());
+  EXPECT_TRUE(t.get().empty()) << "a finished stream is removed";
+}
+
+TYPED_TEST(StreamMapTest, multiple_entries_each_item_once) {
+  IntMap<TypeParam> map;
+  std::vector<Tx> txs;
+  for (int i = 0; i < 5; ++i) {
+    auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+    map.insert(std::to_string(i), std::move(rx));
+    EXPECT_FALSE(tx.send(i * 10).has_value());
+    txs.push_back(std::move(tx));
+  }
+  MockTask t(std::move(map));
+  std::multiset<std::pair<std::string, int>> got;
+  for (;;) {
+    auto p = t.poll_next();
+    if (p.is_pending()) {
+      if (t.is_woken()) continue;
+      break;
+    }
+    ASSERT_TRUE(p->has_value());
+    got.insert(**p);
+  }
+  EXPECT_EQ(got.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(got.count({std::to_string(i), i * 10}), 1u);
+}
+
+TYPED_TEST(StreamMapTest, insert_then_remove_before_any_item) {
+  IntMap<TypeParam> map;
+  auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+  map.insert("a", std::move(rx));
+  EXPECT_TRUE(map.contains_key("a"));
+  auto removed = map.remove(std::string("a"));
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_FALSE(map.contains_key("a"));
+  EXPECT_FALSE(map.remove(std::string("a")).has_value()) << "removing a missing key returns nothing";
+  EXPECT_FALSE(tx.send(1).has_value()) << "the removed receiver is alive, outside the map";
+  MockTask t(std::move(map));
+  EXPECT_FALSE(t.poll_next()->has_value());
+  EXPECT_EQ(removed->try_recv(), std::optional<int>(1));
+}
+
+TYPED_TEST(StreamMapTest, replace_under_same_key_never_yields_old_items) {
+  IntMap<TypeParam> map;
+  auto [tx1, rx1] = weft::mpsc::unbounded_channel<int>();
+  auto [tx2, rx2] = weft::mpsc::unbounded_channel<int>();
+  map.insert("k", std::move(rx1));
+  MockTask t(std::move(map));
+  EXPECT_TRUE(t.poll_next().is_pending());  // registers rx1's waker
+  auto old = t.get().insert("k", std::move(rx2));
+  ASSERT_TRUE(old.has_value());
+  EXPECT_FALSE(tx1.send(111).has_value());  // wakes the old entry: must not surface
+  EXPECT_FALSE(tx2.send(2).has_value());
+  std::vector<std::pair<std::string, int>> got;
+  for (int i = 0; i < 4; ++i) {
+    auto p = t.poll_next();
+    if (p.is_ready() && p->has_value()) got.push_back(**p);
+  }
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], (std::pair<std::string, int>("k", 2)));
+  EXPECT_EQ(old->try_recv(), std::optional<int>(111));
+}
+
+TYPED_TEST(StreamMapTest, size_hint_with_and_without_upper_bounds) {
+  using IterMap = typename TypeParam::template map<int, weft::stream::Iter<std::vector<int>>>;
+  IterMap m;
+  m.insert(1, weft::stream::iter(std::vector<int>{1, 2}));
+  m.insert(2, weft::stream::iter(std::vector<int>{3}));
+  EXPECT_EQ(m.size_hint(), (weft::SizeHint{3, 3}));
+  IntMap<TypeParam> c;
+  auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+  c.insert("x", std::move(rx));
+  EXPECT_EQ(c.size_hint(), (weft::SizeHint{0, std::nullopt}));
+}
+
+TYPED_TEST(StreamMapTest, capacity_keys_values_clear) {
+  using IterMap = typename TypeParam::template map<int, weft::stream::Iter<std::vector<int>>>;
+  auto m = IterMap::with_capacity(16);
+  EXPECT_GE(m.capacity(), 16u);
+  for (int i = 0; i < 4; ++i) m.insert(i, weft::stream::iter(std::vector<int>{i}));
+  std::set<int> keys;
+  for (const int& k : m.keys()) keys.insert(k);
+  EXPECT_EQ(keys, (std::set<int>{0, 1, 2, 3}));
+  std::size_t n = 0;
+  for (const auto& s : m.values()) n += weft::size_hint(s).first;
+  EXPECT_EQ(n, 4u);
+  for (auto& s : m.values_mut()) s = weft::stream::iter(std::vector<int>{7, 7});
+  EXPECT_EQ(m.size_hint(), (weft::SizeHint{8, 8}));
+  int pairs = 0;
+  for (auto [k, s] : m.iter()) pairs += (k >= 0);
+  EXPECT_EQ(pairs, 4);
+  m.clear();
+  EXPECT_TRUE(m.empty());
+  EXPECT_EQ(m.size(), 0u);
+}
+
+TYPED_TEST(StreamMapTest, construct_from_and_extend_with_pairs) {
+  using IterMap = typename TypeParam::template map<int, weft::stream::Iter<std::vector<int>>>;
+  std::vector<std::pair<int, weft::stream::Iter<std::vector<int>>>> v;
+  v.emplace_back(1, weft::stream::iter(std::vector<int>{10}));
+  IterMap m(std::move(v));
+  std::vector<std::pair<int, weft::stream::Iter<std::vector<int>>>> more;
+  more.emplace_back(2, weft::stream::iter(std::vector<int>{20}));
+  m.extend(std::move(more));
+  EXPECT_EQ(m.size(), 2u);
+  MockTask t(std::move(m));
+  std::set<std::pair<int, int>> got;
+  for (;;) {
+    auto p = t.poll_next();
+    if (p.is_pending() || !p->has_value()) break;
+    got.insert(**p);
+  }
+  EXPECT_EQ(got, (std::set<std::pair<int, int>>{{1, 10}, {2, 20}}));
+}
+
+TYPED_TEST(StreamMapTest, stream_notify_close_reports_each_end) {
+  using N = weft::StreamNotifyClose<weft::stream::Iter<std::vector<int>>>;
+  using NMap = typename TypeParam::template map<int, N>;
+  NMap m;
+  m.insert(0, N(weft::stream::iter(std::vector<int>{0, 1})));
+  m.insert(1, N(weft::stream::iter(std::vector<int>{0, 1})));
+  MockTask t(std::move(m));
+  int items = 0, closes = 0;
+  for (;;) {
+    auto p = t.poll_next();
+    if (p.is_pending()) continue;  // only a budget yield can pend here
+    if (!p->has_value()) break;
+    ((*p)->second ? items : closes)++;
+  }
+  EXPECT_EQ(items, 4);
+  EXPECT_EQ(closes, 2);
+}
+
+TYPED_TEST(StreamMapTest, box_streams_of_mixed_types) {
+  using BMap = typename TypeParam::template map<std::string, weft::BoxStream<int>>;
+  BMap m;
+  m.insert("iter", weft::BoxStream<int>(weft::stream::iter(std::vector<int>{1})));
+  m.insert("mapped", weft::BoxStream<int>(weft::stream::once(2) | weft::stream::map([](int x) { return x * 5; })));
+  MockTask t(std::move(m));
+  std::set<std::pair<std::string, int>> got;
+  for (;;) {
+    auto p = t.poll_next();
+    if (p.is_pending()) continue;
+    if (!p->has_value()) break;
+    got.insert(**p);
+  }
+  EXPECT_EQ(got, (std::set<std::pair<std::string, int>>{{"iter", 1}, {"mapped", 10}}));
+}
+
+// Counts its polls; never ready unless told.
+struct Probe {
+  std::shared_ptr<int> polls = std::make_shared<int>(0);
+  std::shared_ptr<std::optional<int>> next = std::make_shared<std::optional<int>>();
+  std::shared_ptr<bool> done = std::make_shared<bool>(false);
+  std::shared_ptr<weft::Waker> waker = std::make_shared<weft::Waker>();
+  weft::Poll<std::optional<int>> poll_next(weft::Context& cx) {
+    ++*polls;
+    if (*done) return std::optional<int>();
+    if (*next) {
+      auto v = **next;
+      next->reset();
+      return std::optional<int>(v);
+    }
+    *waker = cx.waker();
+    return weft::pending;
+  }
+};
+
+TYPED_TEST(StreamMapTest, every_pending_stream_is_polled_once_when_nothing_is_ready) {
+  using PMap = typename TypeParam::template map<int, Probe>;
+  PMap m;
+  std::vector<Probe> probes(10);
+  for (int i = 0; i < 10; ++i) m.insert(i, probes[i]);
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  for (auto& p : probes) EXPECT_EQ(*p.polls, 1);
+}
+
+TYPED_TEST(StreamMapTest, one_ready_among_finished_and_pending) {
+  using PMap = typename TypeParam::template map<int, Probe>;
+  PMap m;
+  std::vector<Probe> probes(9);
+  for (int i = 0; i < 9; ++i) m.insert(i, probes[i]);
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  for (int i = 0; i < 3; ++i) {
+    *probes[i].done = true;
+    probes[i].waker->wake_by_ref();
+  }
+  *probes[7].next = 70;
+  probes[7].waker->wake_by_ref();
+  std::optional<std::pair<int, int>> got;
+  for (int k = 0; k < 3 && !got; ++k) {
+    auto p = t.poll_next();
+    if (p.is_ready() && p->has_value()) got = **p;
+  }
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, (std::pair<int, int>(7, 70)));
+  // The baseline removes finished streams as its scan reaches them; one more poll (nothing
+  // is ready) visits every entry.
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(t.get().size(), 6u) << "the three finished streams were removed";
+}
+
+TYPED_TEST(StreamMapTest, waker_outlives_entry_and_map) {
+  using PMap = typename TypeParam::template map<int, Probe>;
+  Probe a, b;
+  {
+    PMap m;
+    m.insert(1, a);
+    m.insert(2, b);
+    MockTask t(std::move(m));
+    EXPECT_TRUE(t.poll_next().is_pending());
+    (void)t.get().remove(1);
+    a.waker->wake_by_ref();  // the entry is gone
+    t.get().clear();
+    b.waker->wake_by_ref();
+  }
+  a.waker->wake_by_ref();  // the map is gone
+  std::move(*b.waker).wake();
+  SUCCEED();
+}
+
+TYPED_TEST(StreamMapTest, heterogeneous_contains_key) {
+  if constexpr (std::is_same_v<TypeParam, Maker<Vec>>) {
+    weft::VecStreamMap<std::string, Rx> m;
+    auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+    m.insert("alpha", std::move(rx));
+    EXPECT_TRUE(m.contains_key(std::string_view("alpha")));
+    EXPECT_FALSE(m.contains_key(std::string_view("beta")));
+  } else {
+    weft::ReadyStreamMap<std::string, Rx, StringHash, std::equal_to<>> m;
+    auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+    m.insert("alpha", std::move(rx));
+    EXPECT_TRUE(m.contains_key(std::string_view("alpha")));
+    EXPECT_FALSE(m.contains_key(std::string_view("beta")));
+    EXPECT_TRUE(m.remove(std::string_view("alpha")).has_value());
+  }
+}
+
+TYPED_TEST(StreamMapTest, cross_thread_senders_exact_count) {
+  constexpr int streams = 32, threads = 4, per = 2000;
+  IntMap<TypeParam> map;
+  std::vector<Tx> txs;
+  for (int i = 0; i < streams; ++i) {
+    auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+    map.insert(std::to_string(i), std::move(rx));
+    txs.push_back(std::move(tx));
+  }
+  weft::RuntimeOptions o;
+  o.worker_threads = 2;
+  weft::Runtime rt(o);
+  std::vector<std::thread> ths;
+  for (int t = 0; t < threads; ++t)
+    ths.emplace_back([&txs, t] {
+      for (int i = 0; i < per; ++i) (void)txs[(t * per + i) % streams].send(t * per + i);
+    });
+  for (auto& th : ths) th.join();
+  txs.clear();  // every stream ends after its items
+  long count = rt.block_on([](IntMap<TypeParam> map) -> weft::Task<long> {
+    long n = 0;
+    std::map<std::string, int> last;
+    while (auto item = co_await weft::next(map)) {
+      ++n;
+      EXPECT_EQ(std::to_string(item->second % streams), item->first) << "an item under the wrong key";
+    }
+    co_return n;
+  }(std::move(map)));
+  EXPECT_EQ(count, long(threads) * per);
+}
+
+// Differential: the same random operations on both maps and a model.
+TEST(StreamMapDifferential, random_ops_same_items_and_end) {
+  for (int seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    weft::VecStreamMap<int, Rx> vm;
+    weft::ReadyStreamMap<int, Rx> rm;
+    MockTask tv(std::move(vm));
+    MockTask tr(std::move(rm));
+    std::map<int, std::pair<Tx, Tx>> senders;  // key -> (sender into vec map, into ready map)
+    std::multiset<std::pair<int, int>> got_v, got_r;
+    int next_value = 0;
+    auto drain = [](auto& t, auto& got) -> bool {  // returns true at end-of-stream
+      for (int guard = 0; guard < 100000; ++guard) {
+        auto p = t.poll_next();
+        if (p.is_pending()) {
+          if (t.is_woken()) continue;  // a budget yield
+          return false;
+        }
+        if (!p->has_value()) return true;
+        got.insert(**p);
+      }
+      ADD_FAILURE() << "no quiescence";
+      return false;
+    };
+    for (int step = 0; step < 400; ++step) {
+      int key = static_cast<int>(rng() % 12);
+      switch (rng() % 6) {
+        case 0: {  // insert (or replace) a fresh stream
+          auto [txv, rxv] = weft::mpsc::unbounded_channel<int>();
+          auto [txr, rxr] = weft::mpsc::unbounded_channel<int>();
+          bool had_v = tv.get().insert(key, std::move(rxv)).has_value();
+          bool had_r = tr.get().insert(key, std::move(rxr)).has_value();
+          EXPECT_EQ(had_v, had_r);
+          senders.insert_or_assign(key, std::pair<Tx, Tx>(std::move(txv), std::move(txr)));
+          break;
+        }
+        case 1: {  // remove
+          bool rv = tv.get().remove(key).has_value();
+          bool rr = tr.get().remove(key).has_value();
+          EXPECT_EQ(rv, rr);
+          senders.erase(key);
+          break;
+        }
+        case 2:
+        case 3: {  // send
+          auto it = senders.find(key);
+          if (it == senders.end()) break;
+          int v = next_value++;
+          (void)it->second.first.send(v);
+          (void)it->second.second.send(v);
+          break;
+        }
+        case 4:  // close: the stream ends after its queued items
+          senders.erase(key);
+          break;
+        case 5: {  // poll both to quiescence
+          bool end_v = drain(tv, got_v);
+          bool end_r = drain(tr, got_r);
+          EXPECT_EQ(end_v, end_r);
+          EXPECT_EQ(got_v, got_r) << "seed " << seed << " step " << step;
+          EXPECT_EQ(tv.get().size(), tr.get().size());
+          break;
+        }
+      }
+    }
+    senders.clear();
+    EXPECT_TRUE(drain(tv, got_v));
+    EXPECT_TRUE(drain(tr, got_r));
+    EXPECT_EQ(got_v, got_r) << "seed " << seed;
+  }
+}
+}  // namespace
