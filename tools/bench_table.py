@@ -24,6 +24,8 @@ def load(paths):
             if b.get("run_type") == "aggregate" and b.get("aggregate_name") not in ("median", "min", "max"):
                 continue
             name = b.get("run_name", b["name"]).replace("/real_time", "")
+            if name.startswith("streammap_"):
+                continue  # tools/plot_streammap.py prints these
             for c in UNIT_COUNTERS:
                 if c in b:
                     key = (name, c)
