@@ -8,6 +8,25 @@
 
 namespace weft_test {
 
+/// A multi_thread runtime with n workers.
+inline weft::RuntimeOptions mt(std::size_t n = 2) {
+  weft::RuntimeOptions o;
+  o.worker_threads = n;
+  return o;
+}
+/// A current_thread runtime (every task on the thread calling block_on).
+inline weft::RuntimeOptions ct() {
+  weft::RuntimeOptions o;
+  o.flavor = weft::Flavor::current_thread;
+  return o;
+}
+
+/// Counts its destructions: put one in a task's frame to observe that the frame was freed.
+struct Guard {
+  std::atomic<int>* dropped;
+  ~Guard() { dropped->fetch_add(1); }
+};
+
 /// A waker that counts its wakes; clones share the counter.
 struct CountingWaker {
   std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);

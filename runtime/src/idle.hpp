@@ -96,14 +96,7 @@ class Idle {
     // rather than tokio's fetch_add(0) keeps this hot line shared instead of bouncing it
     // between workers on every push. ThreadSanitizer does not model fences; this one guards
     // liveness (a wake-up), not data, so it cannot hide a data race from it.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+    fence();
     std::uint32_t s = state_.load(std::memory_order_seq_cst);
     return (s & SEARCH_MASK) == 0 && (s >> UNPARK_SHIFT) < num_workers_;
   }

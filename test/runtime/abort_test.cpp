@@ -15,22 +15,10 @@ using weft::RuntimeOptions;
 using weft::Task;
 using weft_test::Event;
 
-RuntimeOptions mt(std::size_t n = 2) {
-  RuntimeOptions o;
-  o.worker_threads = n;
-  return o;
-}
-RuntimeOptions ct() {
-  RuntimeOptions o;
-  o.flavor = Flavor::current_thread;
-  return o;
-}
+using weft_test::ct;
+using weft_test::mt;
 
-struct Guard {
-  std::atomic<int>* dropped;
-  ~Guard() { dropped->fetch_add(1); }
-};
-
+using weft_test::Guard;
 Task<int> wait_then(Event ev, std::atomic<int>& started, std::atomic<int>& dropped, int v) {
   Guard g{&dropped};
   started.fetch_add(1);

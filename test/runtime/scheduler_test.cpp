@@ -17,16 +17,8 @@ using weft::RuntimeOptions;
 using weft::Task;
 using weft_test::Event;
 
-RuntimeOptions mt(std::size_t n = 2) {
-  RuntimeOptions o;
-  o.worker_threads = n;
-  return o;
-}
-RuntimeOptions ct() {
-  RuntimeOptions o;
-  o.flavor = Flavor::current_thread;
-  return o;
-}
+using weft_test::ct;
+using weft_test::mt;
 
 TEST(Scheduler, wake_from_another_thread) {
   for (auto opts : {mt(), ct()}) {

@@ -16,22 +16,10 @@ using weft::RuntimeOptions;
 using weft::Task;
 using weft_test::Event;
 
-RuntimeOptions mt(std::size_t n = 2) {
-  RuntimeOptions o;
-  o.worker_threads = n;
-  return o;
-}
-RuntimeOptions ct() {
-  RuntimeOptions o;
-  o.flavor = Flavor::current_thread;
-  return o;
-}
+using weft_test::ct;
+using weft_test::mt;
 
-struct Guard {
-  std::atomic<int>* dropped;
-  ~Guard() { dropped->fetch_add(1); }
-};
-
+using weft_test::Guard;
 TEST(Shutdown, thousands_of_pending_tasks_are_cancelled_and_freed) {
   for (auto opts : {mt(), ct()}) {
     std::atomic<int> dropped{0};

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "../support.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -16,16 +17,8 @@ using weft::Runtime;
 using weft::RuntimeOptions;
 using weft::Task;
 
-RuntimeOptions mt(std::size_t n = 2) {
-  RuntimeOptions o;
-  o.worker_threads = n;
-  return o;
-}
-RuntimeOptions ct() {
-  RuntimeOptions o;
-  o.flavor = Flavor::current_thread;
-  return o;
-}
+using weft_test::ct;
+using weft_test::mt;
 
 Task<int> answer() { co_return 42; }
 Task<void> nothing() { co_return; }

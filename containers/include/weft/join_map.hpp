@@ -65,6 +65,7 @@ class JoinMap {
     by_id_.rehash(0);
     by_id_.reserve(n);
     core_.shrink_to_fit();
+    core_.reserve(n);
   }
 
   /// Spawns `task` on the current runtime under `key`, aborting and replacing any task

@@ -143,16 +143,7 @@ class ReadyStreamMap {
     return detail::project(slots_, [](Slot& s) -> S& { return s.kv->second; }, occupied);
   }
 
-  [[nodiscard]] SizeHint size_hint() const {
-    SizeHint h{0, std::size_t{0}};
-    for (const Slot& s : slots_) {
-      if (!s.kv) continue;
-      auto [lo, hi] = weft::size_hint(s.kv->second);
-      h.first += lo;
-      h.second = detail::add_upper(h.second, hi);
-    }
-    return h;
-  }
+  [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     // Register first: a wake after this point re-polls the map.

@@ -98,15 +98,7 @@ class VecStreamMap {
   }
 
   /// The sum of the entries' size hints.
-  [[nodiscard]] SizeHint size_hint() const {
-    SizeHint h{0, std::size_t{0}};
-    for (const auto& e : entries_) {
-      auto [lo, hi] = weft::size_hint(e.second);
-      h.first += lo;
-      h.second = detail::add_upper(h.second, hi);
-    }
-    return h;
-  }
+  [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     // tokio-stream's poll_next_entry, step for step.

@@ -47,6 +47,17 @@ inline std::optional<std::size_t> add_upper(std::optional<std::size_t> a, std::o
   if (!a || !b) return std::nullopt;
   return *a + *b;
 }
+/// The sum of the size hints of a range of streams.
+template <class R>
+SizeHint sum_size_hints(const R& streams) {
+  SizeHint h{0, std::size_t{0}};
+  for (const auto& s : streams) {
+    auto [lo, hi] = weft::size_hint(s);
+    h.first += lo;
+    h.second = add_upper(h.second, hi);
+  }
+  return h;
+}
 }  // namespace detail
 
 /// A future yielding the stream's next item (nullopt at the end). Cancel safe.
