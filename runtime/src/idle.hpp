@@ -24,6 +24,8 @@
 #include <optional>
 #include <vector>
 
+#include "weft/detail/fence.hpp"
+
 namespace weft::detail {
 
 class Idle {
@@ -89,29 +91,19 @@ class Idle {
     return std::find(sleepers_.begin(), sleepers_.end(), worker) != sleepers_.end();
   }
 
+ public:
+  /// The parker's fence between announcing it parks and re-checking the queues.
+  static void fence() noexcept { seq_cst_fence(); }
+
  private:
   bool notify_should_wakeup() {
     // Seq_cst fence, then load: the pusher's half of the store-buffering pattern (its push,
     // then this check), against the parker's seq_cst RMW then fence then re-check. A fence
     // rather than tokio's fetch_add(0) keeps this hot line shared instead of bouncing it
-    // between workers on every push. ThreadSanitizer does not model fences; this one guards
-    // liveness (a wake-up), not data, so it cannot hide a data race from it.
+    // between workers on every push (see weft/detail/fence.hpp on ThreadSanitizer).
     fence();
     std::uint32_t s = state_.load(std::memory_order_seq_cst);
     return (s & SEARCH_MASK) == 0 && (s >> UNPARK_SHIFT) < num_workers_;
-  }
-
- public:
-  /// The parker's fence between announcing it parks and re-checking the queues.
-  static void fence() noexcept {
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
   }
 
  private:

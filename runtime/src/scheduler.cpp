@@ -342,8 +342,10 @@ void Scheduler::shutdown() {
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
   std::lock_guard core(core_mu_);  // current_thread: no block_on is driving the worker
-  // Acquire: pairs with schedule_remote's release decrement.
-  while (remote_inflight_->load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  // Seq_cst: the shutdown side of the Dekker pair with schedule_remote (closed_ store, then
+  // this load); acquire alone would not take part in the total order. It also pairs with
+  // schedule_remote's release decrement.
+  while (remote_inflight_->load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 
   // Cancel every live task, then drop the queues' references. Cancelling runs destructors
   // that may wake or spawn; those see closed_ and drop their references, so a few rounds

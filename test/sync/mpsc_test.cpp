@@ -121,6 +121,35 @@ TEST(Mpsc, dropped_waiting_send_returns_its_permit) {
   EXPECT_TRUE(full->is_full());
 }
 
+// close() racing with sends on other threads: every send that reported success is
+// received; every other send got its value back.
+TEST(Mpsc, close_racing_with_sends_loses_no_accepted_value) {
+  for (int round = 0; round < 200; ++round) {
+    auto [tx0, rx] = mpsc::unbounded_channel<int>();
+    auto tx = std::move(tx0);  // a plain variable (clang 14 cannot capture structured bindings)
+    std::atomic<int> accepted{0};
+    std::vector<std::thread> ths;
+    for (int t = 0; t < 3; ++t)
+      ths.emplace_back([tx, &accepted]() mutable {
+        for (int i = 0; i < 200; ++i)
+          if (!tx.send(i).has_value()) accepted.fetch_add(1);
+      });
+    { auto d = std::move(tx); }
+    std::this_thread::yield();
+    rx.close();
+    int received = 0;
+    MockTask t(rx.recv());
+    for (;;) {
+      auto p = t.poll();
+      if (p.is_pending()) continue;  // a sender's wake-up; it will not stay pending
+      if (!p->has_value()) break;
+      ++received;
+    }
+    for (auto& th : ths) th.join();
+    EXPECT_EQ(received, accepted.load()) << "round " << round;
+  }
+}
+
 // Producers on several threads, one consumer task: every value exactly once, in order per
 // producer.
 constexpr int producers = 4, per = 20000;

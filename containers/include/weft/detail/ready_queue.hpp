@@ -14,11 +14,12 @@
 // does nothing visible. When the owner goes it sets `closed`: a waker that pushes after
 // that drains the queue itself (taking the consumer role), so no entry stays referenced by
 // a queue nobody consumes (a reference cycle). The closing owner and such wakers form a
-// store-buffering pair on closed / the queue (seq_cst): either the closer's drain sees the
-// push, or the pusher sees closed.
+// store-buffering pair on closed / the queue (each side: write, seq_cst fence, read the
+// other): either the closer's drain sees the push, or the pusher sees closed.
 #include <atomic>
 #include <cstddef>
 
+#include "weft/detail/fence.hpp"
 #include "weft/detail/link_queue.hpp"
 #include "weft/sync/atomic_waker.hpp"
 #include "weft/waker.hpp"
@@ -66,8 +67,10 @@ struct ReadyEntry : QueueLink {
   }
 
   static void close(ReadyShared* s) noexcept {
-    // Seq_cst: the closer's half of the store-buffering pair (see above).
+    // The closer's half of the store-buffering pair (see above): store, fence, then read
+    // the queue.
     s->closed.store(true, std::memory_order_seq_cst);
+    seq_cst_fence();
     drain_closed(s);
     s->ref_dec();
   }
@@ -79,7 +82,9 @@ struct ReadyEntry : QueueLink {
     ref_inc();
     ReadyShared* s = shared;
     s->ready.push(this);
-    // Seq_cst: the pusher's half of the store-buffering pair with close() (see above).
+    // The pusher's half of the store-buffering pair with close() (see above): push, fence,
+    // then read `closed`.
+    seq_cst_fence();
     if (s->closed.load(std::memory_order_seq_cst)) drain_closed(s);
     return true;
   }

@@ -9,8 +9,10 @@
 //
 // Invariants: `tail_` is the last node pushed (or the stub); following `queue_next` from
 // `head_` reaches every pushed node except those whose producer is between its exchange and
-// its link store (pop then reports nothing until that store lands; producers wake their
-// consumer only after it, so no wake-up is lost).
+// its link store. If that gap is right after the head, pop reports nothing until the store
+// lands (the tail is then not the stub, so the queue does not look empty, and the producer
+// runs its wake-up check after the store); if it opens while the consumer re-inserts the
+// stub, the consumer waits for the store instead (see pop_one).
 // Emptiness without a counter: the queue is empty exactly when both its head and its tail
 // are the stub. The consumer mirrors `head_` into `head_hint_` for that check. (A shared
 // length counter would bounce a cache line between producers and consumers on every push;
@@ -107,12 +109,20 @@ class LinkQueue {
     // Re-insert the stub behind `head` so that `head` can be detached.
     stub_.queue_next.store(nullptr, std::memory_order_relaxed);
     link(&stub_, &stub_);
-    next = head->queue_next.load(std::memory_order_acquire);
-    if (next != nullptr) {
-      head_ = next;
-      return head;
-    }
-    return nullptr;
+    // A producer may have exchanged the tail after `head` just before our stub went in; it
+    // is one store away from linking. Wait for it rather than report nothing: returning
+    // empty here, with the tail now the stub, would make the queue look empty to parking
+    // workers while that producer's node is queued (its own wake-up check may already have
+    // seen a searcher and skipped).
+    while ((next = head->queue_next.load(std::memory_order_acquire)) == nullptr) cpu_relax();
+    head_ = next;
+    return head;
+  }
+
+  static void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
   }
 
   cache_padded<std::atomic<QueueLink*>> tail_;   // written by producers (exchange)

@@ -14,6 +14,7 @@
 // Cancel safety: dropping a pending recv loses nothing. Dropping a pending bounded send
 // drops its value and returns any permit it was assigned.
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -49,14 +50,41 @@ struct Chan {
   weft::detail::MpscQueue<T> queue;
   AtomicWaker rx_waker;
   std::atomic<std::size_t> tx_count{1};  // live senders
-  std::atomic<bool> rx_closed{false};    // receiver closed or dropped
-  std::optional<Semaphore> sem;          // bounded channels only
+  // Bit 0: the receiver closed (or was dropped). The rest: sends in flight, times 2.
+  // A send enters with fetch_add(2) and gives up if the bit was set; close() sets the bit
+  // with fetch_or. Both are RMWs on one word, so their order is total: a send either
+  // entered before the close (and the receiver, having closed, waits for the in-flight
+  // count to drop to 0 before it reports the end) or sees the bit and hands its value back.
+  // So a send that reports success is always received (unless the receiver is dropped).
+  std::atomic<std::uint64_t> state{0};
+  std::optional<Semaphore> sem;  // bounded channels only
+
+  static constexpr std::uint64_t CLOSED = 1;
+  static constexpr std::uint64_t ONE_SEND = 2;
+
+  [[nodiscard]] bool closed() const noexcept {
+    // Acquire: pairs with close()'s acq_rel fetch_or.
+    return state.load(std::memory_order_acquire) & CLOSED;
+  }
+  void close() noexcept {
+    // AcqRel: orders the close against the sends' entry RMWs (same word).
+    state.fetch_or(CLOSED, std::memory_order_acq_rel);
+  }
+  [[nodiscard]] bool sends_in_flight() const noexcept {
+    // Acquire: pairs with the release exit of a send (its push is then visible).
+    return (state.load(std::memory_order_acquire) >> 1) != 0;
+  }
 
   // Pushes unless closed; returns the value back if closed.
   std::optional<T> push(T v) {
-    // Acquire: pairs with close()'s release store.
-    if (rx_closed.load(std::memory_order_acquire)) return std::optional<T>(std::move(v));
+    // Acquire sees a close that came first; the exit below releases the push.
+    if (state.fetch_add(ONE_SEND, std::memory_order_acquire) & CLOSED) {
+      state.fetch_sub(ONE_SEND, std::memory_order_release);
+      return std::optional<T>(std::move(v));
+    }
     queue.push(std::move(v));
+    // Release: pairs with sends_in_flight()'s acquire in the receiver's final drain.
+    state.fetch_sub(ONE_SEND, std::memory_order_release);
     rx_waker.wake();
     return std::nullopt;
   }
@@ -114,7 +142,7 @@ class BasicSender {
   std::optional<TrySendError<T>> try_send(T v) {
     check();
     using K = typename TrySendError<T>::Kind;
-    if (c_->rx_closed.load(std::memory_order_acquire)) return TrySendError<T>{K::closed, std::move(v)};
+    if (c_->closed()) return TrySendError<T>{K::closed, std::move(v)};
     if (c_->sem && !c_->sem->try_acquire()) {
       K k = c_->sem->is_closed() ? K::closed : K::full;
       return TrySendError<T>{k, std::move(v)};
@@ -126,7 +154,7 @@ class BasicSender {
     return std::nullopt;
   }
 
-  [[nodiscard]] bool is_closed() const noexcept { return !c_ || c_->rx_closed.load(std::memory_order_acquire); }
+  [[nodiscard]] bool is_closed() const noexcept { return !c_ || c_->closed(); }
   [[nodiscard]] bool same_channel(const BasicSender& o) const noexcept { return c_ == o.c_; }
 
  private:
@@ -225,7 +253,8 @@ class Receiver {
           std::this_thread::yield();  // a sender is mid-push; its value is about to appear
           continue;
         case weft::detail::MpscQueue<T>::Pop::empty:
-          if (why) *why = finished() ? TryRecvError::disconnected : TryRecvError::empty;
+          if (why)
+            *why = finished() && !c_->sends_in_flight() ? TryRecvError::disconnected : TryRecvError::empty;
           return std::nullopt;
       }
     }
@@ -235,13 +264,12 @@ class Receiver {
   /// Queued values can still be received.
   void close() {
     check();
-    // Release: pairs with the senders' acquire load in push.
-    c_->rx_closed.store(true, std::memory_order_release);
+    c_->close();
     if (c_->sem) c_->sem->close();
   }
 
   [[nodiscard]] bool is_closed() const noexcept {
-    return !c_ || c_->rx_closed.load(std::memory_order_acquire) ||
+    return !c_ || c_->closed() ||
            c_->tx_count.load(std::memory_order_acquire) == 0;
   }
   /// (lower bound, upper bound): nothing is known ahead (0, unbounded) until the stream ends.
@@ -262,7 +290,7 @@ class Receiver {
   // Every sender gone, or closed: after draining, the stream ends.
   bool finished() const noexcept {
     // Acquire: pairs with the last sender's acq_rel decrement (all its sends are visible).
-    return c_->tx_count.load(std::memory_order_acquire) == 0 || c_->rx_closed.load(std::memory_order_acquire);
+    return c_->tx_count.load(std::memory_order_acquire) == 0 || c_->closed();
   }
   std::optional<T> try_pop() {
     std::optional<T> out;
@@ -280,13 +308,14 @@ class Receiver {
         if (c_->sem) c_->sem->release(1);
         return out;
       }
-      if (r == weft::detail::MpscQueue<T>::Pop::empty) return std::optional<T>();
+      // Empty: the end, unless a send that entered before the close is still pushing.
+      if (r == weft::detail::MpscQueue<T>::Pop::empty && !c_->sends_in_flight()) return std::optional<T>();
       std::this_thread::yield();
     }
   }
   void drop() noexcept {
     if (!c_) return;
-    c_->rx_closed.store(true, std::memory_order_release);
+    c_->close();
     if (c_->sem) c_->sem->close();
     // Queued values are destroyed with the channel (when the last sender goes).
     c_.reset();
