@@ -82,6 +82,7 @@ class Idle {
     auto it = std::find(sleepers_.begin(), sleepers_.end(), worker);
     if (it == sleepers_.end()) return false;
     sleepers_.erase(it);
+    // Seq_cst: part of the total order on state_ that the no-lost-wake-up argument uses.
     state_.fetch_add(UNPARK_ONE, std::memory_order_seq_cst);
     return true;
   }

@@ -335,6 +335,7 @@ void Scheduler::shutdown() {
   if (shut_down_done_) return;
   shut_down_done_ = true;
   owned_.close();
+  // Seq_cst: the shutdown side of the Dekker pair with schedule_remote (see below).
   closed_.store(true, std::memory_order_seq_cst);
   // Release: pairs with the workers' acquire in should_stop.
   shutdown_.store(true, std::memory_order_release);

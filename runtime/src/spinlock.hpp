@@ -22,6 +22,7 @@ class Spinlock {
       }
     }
   }
+  // Release: pairs with lock()'s acquire exchange; our writes are visible to the next holder.
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:

@@ -96,7 +96,7 @@ class LinkQueue {
     if (head == &stub_) {
       if (next == nullptr) return nullptr;
       head_ = head = next;
-      next = next->queue_next.load(std::memory_order_acquire);
+      next = next->queue_next.load(std::memory_order_acquire);  // pairs with link()'s release store
     }
     if (next != nullptr) {
       head_ = next;

@@ -40,6 +40,7 @@ class LocalQueue {
 
  public:
   LocalQueue() noexcept {
+    // Relaxed: construction; the queue is published to stealers by whatever shares it.
     for (auto& s : buffer_) s.store(nullptr, std::memory_order_relaxed);
   }
   LocalQueue(const LocalQueue&) = delete;

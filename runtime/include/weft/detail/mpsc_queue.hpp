@@ -32,6 +32,7 @@ class MpscQueue {
   MpscQueue& operator=(const MpscQueue&) = delete;
   ~MpscQueue() {
     while (head_) {
+      // Relaxed: destruction; no producer is left (they hold the channel alive).
       Node* next = head_->next.load(std::memory_order_relaxed);
       delete head_;
       head_ = next;

@@ -220,6 +220,7 @@ class TaskState {
     for (;;) {
       Snapshot s{cur};
       if (!f(s)) return;
+      // AcqRel on success (see the memory-order note at the top); acquire on failure, as above.
       if (word_.compare_exchange_weak(cur, s.bits, std::memory_order_acq_rel, std::memory_order_acquire))
         return;
     }

@@ -49,6 +49,7 @@ class CancellationToken {
   class Cancelled {
    public:
     Poll<void> poll(Context& cx) {
+      // Acquire: pairs with cancel_node's acq_rel exchange.
       if (node_->cancelled.load(std::memory_order_acquire)) return ready();
       if (notified_->poll(cx).is_ready()) return ready();  // only cancel() notifies
       return pending;

@@ -270,7 +270,7 @@ class Receiver {
 
   [[nodiscard]] bool is_closed() const noexcept {
     return !c_ || c_->closed() ||
-           c_->tx_count.load(std::memory_order_acquire) == 0;
+           c_->tx_count.load(std::memory_order_acquire) == 0;  // pairs with the last sender's acq_rel drop
   }
   /// (lower bound, upper bound): nothing is known ahead (0, unbounded) until the stream ends.
   std::pair<std::size_t, std::optional<std::size_t>> size_hint() const noexcept {

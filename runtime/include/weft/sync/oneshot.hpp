@@ -69,6 +69,7 @@ struct Inner {
     unsigned cur = state.load(std::memory_order_acquire);
     for (;;) {
       if (cur & stop) return false;
+      // AcqRel: the owner takes its waker slot back (see the ownership note at the top).
       if (state.compare_exchange_weak(cur, cur & ~bit, std::memory_order_acq_rel, std::memory_order_acquire))
         return true;
     }
@@ -173,7 +174,7 @@ class Receiver {
       if (s & detail::RX_TASK_SET) {
         if (inner_->rx_waker.will_wake(cx.waker())) return pending;
         if (!inner_->unset_bit(detail::RX_TASK_SET, detail::VALUE_SENT))
-          return finish(inner_->state.load(std::memory_order_acquire));
+          return finish(inner_->state.load(std::memory_order_acquire));  // pairs with set_complete
       }
       inner_->rx_waker = cx.waker();
       s = inner_->set_bit(detail::RX_TASK_SET);
@@ -188,6 +189,7 @@ class Receiver {
       if (why) *why = TryRecvError::closed;
       return std::nullopt;
     }
+    // Acquire: pairs with the sender's set_complete (the value slot is written).
     unsigned s = inner_->state.load(std::memory_order_acquire);
     if (s & detail::VALUE_SENT) {
       std::optional<T> v = std::move(inner_->value);

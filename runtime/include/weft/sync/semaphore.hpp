@@ -36,7 +36,9 @@ class Semaphore {
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
+  // Acquire: a snapshot, ordered after the releases that produced it.
   [[nodiscard]] std::size_t available_permits() const noexcept { return permits_.load(std::memory_order_acquire); }
+  // Acquire: pairs with close()'s release store.
   [[nodiscard]] bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
   /// Takes one permit if available right now.
@@ -46,6 +48,7 @@ class Semaphore {
   }
 
   void release(std::size_t n = 1) {
+    // Seq_cst, both: release()'s half of the store-buffering pair in the header comment.
     permits_.fetch_add(n, std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_seq_cst) == 0) return;
     std::vector<Waker> wake;
@@ -65,7 +68,7 @@ class Semaphore {
     std::vector<Waker> wake;
     {
       std::lock_guard l(mu_);
-      closed_.store(true, std::memory_order_release);
+      closed_.store(true, std::memory_order_release);  // pairs with is_closed()'s acquire
       while (Waiter* w = pop_front()) wake.push_back(std::move(w->waker));
     }
     for (auto& w : wake) std::move(w).wake();
@@ -94,6 +97,7 @@ class Semaphore {
         if (s_->take_permit()) return finish(AcquireResult::acquired);
         std::lock_guard l(s_->mu_);
         if (s_->is_closed()) return finish(AcquireResult::closed);
+        // Seq_cst: the acquirer's half of the store-buffering pair (count, then retry).
         s_->waiters_.fetch_add(1, std::memory_order_seq_cst);
         if (s_->take_permit()) {
           s_->waiters_.fetch_sub(1, std::memory_order_seq_cst);
@@ -130,6 +134,7 @@ class Semaphore {
 
  private:
   bool take_permit() noexcept {
+    // Seq_cst: the permit counter is one side of the store-buffering pair.
     std::size_t cur = permits_.load(std::memory_order_seq_cst);
     while (cur > 0)
       if (permits_.compare_exchange_weak(cur, cur - 1, std::memory_order_seq_cst)) return true;
@@ -137,12 +142,12 @@ class Semaphore {
   }
   Waiter* pop_front() noexcept {
     Waiter* w = list_.pop_front();
-    if (w) waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    if (w) waiters_.fetch_sub(1, std::memory_order_seq_cst);  // under mu_; seq_cst like its increment
     return w;
   }
   void unlink(Waiter* w) noexcept {
     list_.unlink(w);
-    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    waiters_.fetch_sub(1, std::memory_order_seq_cst);  // under mu_; seq_cst like its increment
   }
 
   std::atomic<std::size_t> permits_;

@@ -22,6 +22,7 @@ class WakeCounter {
  public:
   WakeCounter() : state_(std::make_shared<State>()) {}
   [[nodiscard]] Waker waker() const {
+    // AcqRel / acquire: a test that sees the wake also sees what the waker did before it.
     return Waker::from_fn([s = state_] { s->wakes.fetch_add(1, std::memory_order_acq_rel); });
   }
   [[nodiscard]] int wakes() const noexcept { return state_->wakes.load(std::memory_order_acquire); }
