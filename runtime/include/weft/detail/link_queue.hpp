@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstddef>
 #include <mutex>
+#include <thread>
 
 #include "weft/detail/cache_padded.hpp"
 
@@ -114,7 +115,10 @@ class LinkQueue {
     // empty here, with the tail now the stub, would make the queue look empty to parking
     // workers while that producer's node is queued (its own wake-up check may already have
     // seen a searcher and skipped).
-    while ((next = head->queue_next.load(std::memory_order_acquire)) == nullptr) cpu_relax();
+    for (int spins = 0; (next = head->queue_next.load(std::memory_order_acquire)) == nullptr; ++spins) {
+      if (spins < 64) cpu_relax();
+      else std::this_thread::yield();  // the producer may have been preempted
+    }
     head_ = next;
     return head;
   }
