@@ -1,5 +1,6 @@
 #pragma once
-// The work-stealing scheduler (internal). See README "Scheduler" for the overview.
+// The work-stealing scheduler (internal). The overview is below; the task state machine is in
+// weft/detail/task_state.hpp and the parking protocol in idle.hpp.
 //
 // Each Worker owns a bounded LocalQueue (single producer, stealers take half), a LIFO slot
 // (the most recently woken task; owner-only, not stealable) and a Parker. Tasks spawned or
