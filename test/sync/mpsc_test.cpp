@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <numeric>
 #include <thread>
 #include <vector>
@@ -59,6 +60,22 @@ TEST(Mpsc, dropped_receiver_fails_sends) {
   auto [tx, rx] = mpsc::unbounded_channel<std::string>();
   { auto d = std::move(rx); }
   EXPECT_EQ(tx.send("v"), std::optional<std::string>("v"));
+}
+
+TEST(Mpsc, dropped_receiver_releases_its_waker) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  std::weak_ptr<int> alive;
+  {
+    auto token = std::make_shared<int>(0);
+    alive = token;
+    weft::Waker w = weft::Waker::from_fn([token] {});
+    weft::Context cx(w);
+    EXPECT_TRUE(rx.poll_recv(cx).is_pending());
+  }
+  EXPECT_FALSE(alive.expired()) << "the channel holds the registered waker";
+  { auto d = std::move(rx); }
+  EXPECT_TRUE(alive.expired()) << "dropping the receiver released it, though a sender lives";
+  EXPECT_TRUE(tx.is_closed());
 }
 
 TEST(Mpsc, bounded_capacity_zero_is_rejected) {

@@ -1,6 +1,7 @@
 // oneshot channel: send/recv, drop and close edges, closed(), wake-ups across threads.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -90,6 +91,40 @@ TEST(Oneshot, waker_replaced_on_repoll_with_another_task) {
   EXPECT_FALSE(tx.send(1).has_value());
   EXPECT_EQ(a.wakes(), 0);
   EXPECT_EQ(b.wakes(), 1);
+}
+
+// A waker whose live clones are counted, to see that a dropped half gives its waker back.
+struct LiveWaker {
+  std::atomic<int> live{0};
+  static void* clone(void* d) noexcept {
+    static_cast<LiveWaker*>(d)->live.fetch_add(1);
+    return d;
+  }
+  static void drop(void* d) noexcept { static_cast<LiveWaker*>(d)->live.fetch_sub(1); }
+  static void wake_by_ref(void*) noexcept {}
+  static void wake(void* d) noexcept { drop(d); }
+  static constexpr weft::WakerVTable vtable{&clone, &wake, &wake_by_ref, &drop};
+  weft::Waker make() {
+    live.fetch_add(1);
+    return weft::Waker(&vtable, this);
+  }
+};
+
+TEST(Oneshot, dropped_halves_release_their_wakers) {
+  LiveWaker lw;
+  {
+    auto [tx, rx] = oneshot::channel<int>();
+    weft::Waker w = lw.make();
+    weft::Context cx(w);
+    EXPECT_TRUE(rx.poll(cx).is_pending());
+    EXPECT_TRUE(tx.poll_closed(cx).is_pending());
+    EXPECT_EQ(lw.live.load(), 3) << "ours, plus one registered by each half";
+    { auto d = std::move(rx); }
+    EXPECT_EQ(lw.live.load(), 2) << "the dropped receiver took its waker back";
+    { auto d = std::move(tx); }
+    EXPECT_EQ(lw.live.load(), 1) << "the dropped sender took its waker back";
+  }
+  EXPECT_EQ(lw.live.load(), 0) << "no clone is left anywhere";
 }
 
 TEST(Oneshot, ping_pong_across_runtime_tasks_and_threads) {

@@ -317,6 +317,8 @@ class Receiver {
     if (!c_) return;
     c_->close();
     if (c_->sem) c_->sem->close();
+    // Drop the registered waker now: a sender must not keep the receiving task alive.
+    (void)c_->rx_waker.take();
     // Queued values are destroyed with the channel (when the last sender goes).
     c_.reset();
   }

@@ -96,6 +96,7 @@ class Sender {
   /// Sends the value. If the receiver is gone (dropped or closed), returns it back.
   std::optional<T> send(T value) {
     if (!inner_) throw std::logic_error("weft::oneshot::Sender: send on a moved-from or used sender");
+    take_back_tx_waker();
     auto inner = std::move(inner_);
     inner->value.emplace(std::move(value));
     unsigned prev = inner->set_complete();
@@ -142,10 +143,16 @@ class Sender {
   explicit Sender(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
   void drop() noexcept {
     if (!inner_) return;
+    take_back_tx_waker();
     // Dropped unsent: complete with an empty slot so the receiver sees RecvError.
     unsigned prev = inner_->set_complete();
     if (!(prev & detail::CLOSED) && (prev & detail::RX_TASK_SET)) inner_->rx_waker.wake_by_ref();
     inner_.reset();
+  }
+  // A closed() waker left in the channel would keep its task alive as long as the receiver
+  // lives: take it back (the slot is ours again once TX_TASK_SET is cleared).
+  void take_back_tx_waker() noexcept {
+    if (inner_->unset_bit(detail::TX_TASK_SET, detail::CLOSED)) inner_->tx_waker = Waker();
   }
   std::shared_ptr<detail::Inner<T>> inner_;
 };
@@ -227,6 +234,10 @@ class Receiver {
   }
   void drop() noexcept {
     if (!inner_) return;
+    // Take our waker back, so the sender does not keep it (and the task it names) alive: the
+    // slot is ours again once RX_TASK_SET is cleared (not possible after VALUE_SENT, when the
+    // sender may be using it; the channel then goes when the sender is done).
+    if (inner_->unset_bit(detail::RX_TASK_SET, detail::VALUE_SENT)) inner_->rx_waker = Waker();
     close();
     inner_.reset();
   }
