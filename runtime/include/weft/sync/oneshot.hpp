@@ -69,6 +69,7 @@ struct Inner {
     unsigned cur = state.load(std::memory_order_acquire);
     for (;;) {
       if (cur & stop) return false;
+      if (!(cur & bit)) return true;  // already clear: nothing to publish
       // AcqRel: the owner takes its waker slot back (see the ownership note at the top).
       if (state.compare_exchange_weak(cur, cur & ~bit, std::memory_order_acq_rel, std::memory_order_acquire))
         return true;
