@@ -4,9 +4,9 @@
 namespace {
 constexpr int n_chain = 1'000;
 
-weft::Task<void> link(int left, weft_bench::Signal& done) {
+weft::Task<void> link(int left, weft::Notify& done) {
   if (left == 0) {
-    done.set();
+    done.notify_one();
     co_return;
   }
   (void)weft::spawn(link(left - 1, done));
@@ -16,9 +16,9 @@ void chained_spawn(benchmark::State& state) {
   weft::Runtime rt(weft_bench::options());
   for (auto _ : state) {
     rt.block_on([]() -> weft::Task<void> {
-      weft_bench::Signal done;
+      weft::Notify done;
       (void)weft::spawn(link(n_chain, done));
-      co_await done;
+      co_await done.notified();
     }());
   }
   state.counters["ns_per_spawn"] = weft_bench::per_unit(n_chain);

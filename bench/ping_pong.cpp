@@ -14,7 +14,7 @@ weft::Task<void> pong(weft::oneshot::Receiver<int> ping, weft::oneshot::Sender<i
   int v = co_await std::move(ping);
   (void)reply.send(v + 1);
 }
-weft::Task<void> pair(std::atomic<int>& rem, weft_bench::Signal& done) {
+weft::Task<void> pair(std::atomic<int>& rem, weft::Notify& done) {
   auto [tx1, rx1] = weft::oneshot::channel<int>();
   auto [tx2, rx2] = weft::oneshot::channel<int>();
   (void)weft::spawn(pong(std::move(rx1), std::move(tx2)));
@@ -22,14 +22,14 @@ weft::Task<void> pair(std::atomic<int>& rem, weft_bench::Signal& done) {
   int v = co_await std::move(rx2);
   benchmark::DoNotOptimize(v);
   // AcqRel: the last pair sees every other pair's work before signalling.
-  if (rem.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set();
+  if (rem.fetch_sub(1, std::memory_order_acq_rel) == 1) done.notify_one();
 }
 
 weft::Task<void> round() {
   std::atomic<int> rem{n_pairs};
-  weft_bench::Signal done;
+  weft::Notify done;
   for (int i = 0; i < n_pairs; ++i) (void)weft::spawn(pair(rem, done));
-  co_await done;
+  co_await done.notified();
 }
 
 void ping_pong(benchmark::State& state) {

@@ -5,17 +5,17 @@
 namespace {
 constexpr int n_tasks = 10'000;
 
-weft::Task<void> leaf(std::atomic<int>& rem, weft_bench::Signal& done) {
+weft::Task<void> leaf(std::atomic<int>& rem, weft::Notify& done) {
   // AcqRel: the last decrementer sees all others' work before signalling.
-  if (rem.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set();
+  if (rem.fetch_sub(1, std::memory_order_acq_rel) == 1) done.notify_one();
   co_return;
 }
 
 weft::Task<void> spawner() {
   std::atomic<int> rem{n_tasks};
-  weft_bench::Signal done;
+  weft::Notify done;
   for (int i = 0; i < n_tasks; ++i) (void)weft::spawn(leaf(rem, done));
-  co_await done;
+  co_await done.notified();
 }
 
 void spawn_many_local(benchmark::State& state) {

@@ -84,35 +84,12 @@ class JoinMap {
   }
   /// `co_await map.join_next()`: (key, result) of the next task to complete, or nullopt if
   /// the map is empty.
-  auto join_next() {
-    struct JoinNext {
-      JoinMap* m;
-      Poll<std::optional<std::pair<K, JoinResult<V>>>> poll(Context& cx) { return m->poll_join_next(cx); }
-    };
-    return JoinNext{this};
-  }
+  auto join_next() { return detail::JoinNext<JoinMap>{this}; }
   /// A completed task's (key, result) if one is ready now; never waits.
   std::optional<std::pair<K, JoinResult<V>>> try_join_next() { return take(nullptr); }
 
   /// `co_await map.shutdown()`: aborts every task and waits for all to complete.
-  auto shutdown() {
-    struct Shutdown {
-      JoinMap* m;
-      bool aborted = false;
-      Poll<void> poll(Context& cx) {
-        if (!aborted) {
-          m->abort_all();
-          aborted = true;
-        }
-        for (;;) {
-          auto p = m->poll_join_next(cx);
-          if (p.is_pending()) return pending;
-          if (!*p) return ready();
-        }
-      }
-    };
-    return Shutdown{this};
-  }
+  auto shutdown() { return detail::Shutdown<JoinMap>{this}; }
 
   /// Aborts the task under `key`; false if there is none. The task stays in the map and is
   /// reported by join_next (cancelled, unless it had already finished).

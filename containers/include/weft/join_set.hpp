@@ -47,13 +47,7 @@ class JoinSet {
     return pending;
   }
   /// `co_await set.join_next()`: the next result in completion order, or nullopt if empty.
-  auto join_next() {
-    struct JoinNext {
-      JoinSet* s;
-      Poll<std::optional<JoinResult<V>>> poll(Context& cx) { return s->poll_join_next(cx); }
-    };
-    return JoinNext{this};
-  }
+  auto join_next() { return detail::JoinNext<JoinSet>{this}; }
   /// A result if one is ready now; never waits.
   std::optional<JoinResult<V>> try_join_next() {
     if (auto c = core_.pop_ready(nullptr)) return std::move(c->result);
@@ -69,24 +63,7 @@ class JoinSet {
     while (!core_.entries().empty()) core_.remove(core_.entries().back());
   }
   /// `co_await set.shutdown()`: aborts every task and waits until all have completed.
-  auto shutdown() {
-    struct Shutdown {
-      JoinSet* s;
-      bool aborted = false;
-      Poll<void> poll(Context& cx) {
-        if (!aborted) {
-          s->abort_all();
-          aborted = true;
-        }
-        for (;;) {
-          auto p = s->poll_join_next(cx);
-          if (p.is_pending()) return pending;
-          if (!*p) return ready();
-        }
-      }
-    };
-    return Shutdown{this};
-  }
+  auto shutdown() { return detail::Shutdown<JoinSet>{this}; }
 
  private:
   TaskId add(JoinHandle<V> h) {

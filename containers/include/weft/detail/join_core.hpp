@@ -118,4 +118,29 @@ class JoinCore {
   std::vector<Entry*> entries_;
 };
 
+/// `co_await set.join_next()` for JoinSet and JoinMap: polls poll_join_next.
+template <class Set>
+struct JoinNext {
+  Set* set;
+  auto poll(Context& cx) { return set->poll_join_next(cx); }
+};
+
+/// `co_await set.shutdown()` for JoinSet and JoinMap: aborts every task, then drains.
+template <class Set>
+struct Shutdown {
+  Set* set;
+  bool aborted = false;
+  Poll<void> poll(Context& cx) {
+    if (!aborted) {
+      set->abort_all();
+      aborted = true;
+    }
+    for (;;) {
+      auto p = set->poll_join_next(cx);
+      if (p.is_pending()) return pending;
+      if (!*p) return ready();
+    }
+  }
+};
+
 }  // namespace weft::detail
