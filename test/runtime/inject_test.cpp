@@ -10,7 +10,7 @@
 
 namespace {
 using weft::detail::Header;
-using weft::detail::InjectMpsc;
+using weft::detail::Inject;
 
 // Only the queue link of a Header is used; allocate raw storage for nodes.
 struct Nodes {
@@ -31,7 +31,7 @@ struct Nodes {
 };
 
 TEST(Inject, smoke_fifo_and_batches) {
-  InjectMpsc q;
+  Inject q;
   Nodes nodes(8);
   EXPECT_TRUE(q.is_empty());
   EXPECT_EQ(q.pop(), nullptr);
@@ -57,7 +57,7 @@ TEST(Inject, smoke_fifo_and_batches) {
 
 TEST(Inject, stress_producers_and_consumers_exact_counts) {
   constexpr std::size_t producers = 4, per_producer = 50000, consumers = 2;
-  InjectMpsc q;
+  Inject q;
   Nodes nodes(producers * per_producer);
   std::vector<Header*> prepared(nodes.storage.size());
   for (std::size_t i = 0; i < prepared.size(); ++i) prepared[i] = nodes.at(i);

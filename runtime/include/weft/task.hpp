@@ -2,7 +2,8 @@
 // weft::Task<T>: a lazy coroutine producing one T (or an exception). Nothing runs until it
 // is awaited by another task or spawned; `co_await task` runs it to completion on the
 // awaiting task by symmetric transfer (no scheduler round trip) and yields its value or
-// rethrows its exception. Frames are allocated with mimalloc (see detail/alloc.hpp).
+// rethrows its exception. Frames come from the allocator chosen by WEFT_ALLOCATOR
+// (detail/alloc.hpp).
 //
 // Cancel safety: destroying a suspended Task destroys its frame, running the destructors of
 // its locals and of the tasks and futures it was awaiting.

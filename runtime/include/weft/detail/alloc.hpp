@@ -1,42 +1,28 @@
 #pragma once
-// Allocation of coroutine frames and task cells: mimalloc by default; the system allocator
-// when WEFT_SYSTEM_ALLOCATOR is defined (used by the allocator benchmark) or under
-// a sanitizer: ASan must see every frame, and TSan must see the synchronization inside the
-// allocator (mimalloc's cross-thread frees are invisible to it, so reuse of a freed frame
-// by another thread would be reported as a race).
+// Allocation of coroutine frames, task cells and weft's own nodes (channel nodes, generator
+// frames). Which allocator serves them is fixed when weft is built, by the CMake option
+// WEFT_ALLOCATOR (see the README):
+//   mimalloc  mimalloc's heap. The library is loaded privately (dlopen with RTLD_LOCAL), so
+//             its malloc/free/new/delete never interpose the program's own: only what weft
+//             allocates through these two functions comes from mimalloc.
+//   system    ::operator new / ::operator delete, i.e. whatever the program uses.
+// Sanitizer builds always use the system allocator (ASan must see every frame; TSan does not
+// see the synchronization inside mimalloc's cross-thread frees).
 #include <cstddef>
-#include <new>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define WEFT_DETAIL_SYSTEM_ALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define WEFT_DETAIL_SYSTEM_ALLOC 1
-#endif
-#endif
-#if defined(WEFT_SYSTEM_ALLOCATOR)
-#define WEFT_DETAIL_SYSTEM_ALLOC 1
-#endif
+namespace weft {
 
-#if !defined(WEFT_DETAIL_SYSTEM_ALLOC)
-#include <mimalloc.h>
-#endif
+enum class Allocator { system, mimalloc };
 
-namespace weft::detail {
-inline void* frame_alloc(std::size_t n) {
-#if defined(WEFT_DETAIL_SYSTEM_ALLOC)
-  return ::operator new(n);
-#else
-  void* p = mi_malloc(n);
-  if (!p) throw std::bad_alloc();
-  return p;
-#endif
-}
-inline void frame_free(void* p, [[maybe_unused]] std::size_t n) noexcept {
-#if defined(WEFT_DETAIL_SYSTEM_ALLOC)
-  ::operator delete(p);
-#else
-  mi_free_size(p, n);
-#endif
-}
-}  // namespace weft::detail
+/// The allocator this build of weft serves frames and task cells from.
+[[nodiscard]] Allocator frame_allocator() noexcept;
+
+namespace detail {
+/// Throws std::bad_alloc when out of memory (or std::runtime_error if the allocator chosen
+/// at build time cannot be loaded).
+void* frame_alloc(std::size_t n);
+/// `n` must be the size passed to frame_alloc.
+void frame_free(void* p, std::size_t n) noexcept;
+}  // namespace detail
+
+}  // namespace weft

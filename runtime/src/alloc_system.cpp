@@ -1,0 +1,13 @@
+// WEFT_ALLOCATOR=system: frames and task cells come from ::operator new.
+#include <new>
+
+#include "weft/detail/alloc.hpp"
+
+namespace weft {
+Allocator frame_allocator() noexcept { return Allocator::system; }
+
+namespace detail {
+void* frame_alloc(std::size_t n) { return ::operator new(n); }
+void frame_free(void* p, std::size_t n) noexcept { ::operator delete(p, n); }
+}  // namespace detail
+}  // namespace weft
