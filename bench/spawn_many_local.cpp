@@ -1,28 +1,25 @@
-// spawn_many_local (10,000): inside a running task spawn N trivial tasks; each decrements a
-// shared atomic; the last signals; the spawner waits. ns per task.
+// spawn_many_local (10,000): a task on a worker spawns N trivial tasks; each counts down a
+// shared countdown, the last signals; the spawner waits for the signal. Per task.
 #include "common.hpp"
 
 namespace {
-constexpr int n_tasks = 10'000;
+constexpr std::int64_t n_tasks = 10'000;
 
-weft::Task<void> leaf(std::atomic<int>& rem, weft::Notify& done) {
-  // AcqRel: the last decrementer sees all others' work before signalling.
-  if (rem.fetch_sub(1, std::memory_order_acq_rel) == 1) done.notify_one();
+weft::Task<void> leaf(weft_bench::Countdown* c) {
+  c->count_down();
   co_return;
 }
 
 weft::Task<void> spawner() {
-  std::atomic<int> rem{n_tasks};
-  weft::Notify done;
-  for (int i = 0; i < n_tasks; ++i) (void)weft::spawn(leaf(rem, done));
-  co_await done.notified();
+  weft_bench::Countdown c(n_tasks);
+  for (std::int64_t i = 0; i < n_tasks; ++i) (void)weft::spawn(leaf(&c));
+  co_await c.done.notified();
 }
 
 void spawn_many_local(benchmark::State& state) {
-  weft::Runtime rt(weft_bench::options());
-  for (auto _ : state) rt.block_on(spawner());
-  state.counters["ns_per_task"] = weft_bench::per_unit(n_tasks);
+  static bool warmed = false;
+  weft_bench::measure(state, warmed, n_tasks, [] { weft_bench::runtime().block_on(spawner()); });
 }
 }  // namespace
 
-BENCHMARK(spawn_many_local)->Name(WEFT_BENCH_PREFIX "spawn_many_local")->UseRealTime()->Unit(benchmark::kMillisecond);
+WEFT_BENCHMARK(spawn_many_local);

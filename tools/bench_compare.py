@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""The fair comparison: weft's bench/ against its twin bench/tokio, interleaved in rounds.
+
+Every figure is the median of single repetitions (one timed run of the workload each),
+gathered over several rounds; in each round every runtime runs the group's workloads once
+(a fresh process, two untimed warm-up runs, then K timed ones), and the order of the
+runtimes rotates from round to round. Ratios are weft / peer medians from this one run.
+
+Runtimes (labels):
+  weft       bench/ built with WEFT_ALLOCATOR=system (weft_bench_system): frames and task
+             cells from glibc, as tokio's. The fair comparison.
+  weft_mi    the same workloads with frames and task cells from mimalloc (weft_bench_mimalloc).
+  tokio      bench/tokio: tokio 1.24, tokio-stream 0.1.9, futures-util 0.3.21 (glibc malloc).
+  tokio_u    the same built with --cfg tokio_unstable (needed by tokio-util 0.7.3's JoinMap;
+             it also turns on tokio's runtime metrics): the joinmap rows only.
+  extra      --variant LABEL=PATH adds another weft binary (e.g. a build of an earlier commit).
+
+Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended] [--variant L=PATH]
+                        [--json OUT] [--markdown OUT]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WEFT = {
+    "weft": os.path.join(ROOT, "build/release/bench/weft_bench_system"),
+    "weft_mi": os.path.join(ROOT, "build/release/bench/weft_bench_mimalloc"),
+}
+TOKIO = os.path.join(ROOT, "build/tokio-bench/release/tokio-bench")
+TOKIO_U = os.path.join(ROOT, "build/tokio-bench-unstable/release/tokio-bench")
+
+SIZES = [16, 256, 4096, 65536]
+SCHED = ["spawn_many_local", "spawn_many_remote", "yield_many", "chained_spawn", "ping_pong"]
+MPSC = [f"mpsc_{k}/producers:{p}" for k in ("unbounded", "bounded") for p in (1, 2, 8)]
+SM_KINDS = ["one_active", "all_active"]
+SM_WEFT = ["vec_scan", "ready_set"]
+SM_PEERS = ["tokio_stream", "select_all"]
+
+
+def sm(kind, impl, span, n):
+    return f"streammap_{kind}/{impl}/{span}/N:{n}"
+
+
+def streammap_names(impls):
+    names = [sm(k, i, s, n) for k in SM_KINDS for i in impls for s in ("whole", "read") for n in SIZES]
+    churn = [f"streammap_churn/{i}/read/N:4096" for i in impls if i != "select_all"]
+    return names + churn
+
+
+# group -> (rounds, reps per round, {runtime label: [benchmark names]})
+def groups(variants):
+    weft_like = ["weft", "weft_mi"] + list(variants)
+
+    def for_weft(names, labels=None):
+        return {lab: names for lab in (labels or weft_like)}
+
+    g = {
+        "sched": (10, 10, {**for_weft(SCHED), "tokio": SCHED}),
+        "mpsc": (3, 5, {**for_weft(MPSC), "tokio": MPSC}),
+        "joinset": (3, 5, {**for_weft(["joinset_drain", "joinset_abort", "naive_joinmap_drain",
+                                      "naive_joinmap_abort"]),
+                           "tokio": ["joinset_drain", "joinset_abort"]}),
+        "joinmap": (3, 5, {**for_weft(["joinmap_drain", "joinmap_abort"]),
+                           "tokio_u": ["joinmap_drain", "joinmap_abort"]}),
+        "streammap": (3, 3, {**for_weft(streammap_names(SM_WEFT)), "tokio": streammap_names(SM_PEERS)}),
+        "latency": (3, 1, {**for_weft(["wake_latency", "starvation"], ["weft"] + list(variants)),
+                           "tokio": ["wake_latency", "starvation"]}),
+    }
+    return g
+
+
+CONTENDED = ["sched", "latency"]
+
+
+def binary(label, variants):
+    if label in variants:
+        return variants[label]
+    if label in WEFT:
+        return WEFT[label]
+    return TOKIO if label == "tokio" else TOKIO_U
+
+
+def run_weft(path, names, reps):
+    pattern = "^(" + "|".join(re.escape(n) for n in names) + ")/iterations:1/"
+    out = subprocess.run([path, f"--benchmark_filter={pattern}", f"--benchmark_repetitions={reps}",
+                          "--benchmark_format=json"], check=True, capture_output=True, text=True).stdout
+    data = json.loads(out)
+    samples = []
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
+    for b in data["benchmarks"]:
+        if b.get("run_type") != "iteration":
+            continue
+        name = re.sub(r"/iterations:\d+/(real|manual)_time$", "", b["run_name"])
+        counters = {k: v for k, v in b.items() if k.endswith("_ns") or k == "resumptions"}
+        samples.append((name, b["real_time"] * scale[b["time_unit"]], b.get("units", 1), counters))
+    return samples
+
+
+def run_tokio(path, names, reps):
+    out = subprocess.run([path, "--reps", str(reps), "--filter", ",".join(names)], check=True,
+                         capture_output=True, text=True).stdout
+    samples = []
+    for line in out.splitlines():
+        r = json.loads(line)
+        samples.append((r["name"], r["real_ns"], r["units"], r["counters"]))
+    return samples
+
+
+class Busy:
+    """One nice-19 busy thread (a separate process), as a server that shares its cores sees."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+
+
+def collect(selected, variants, rounds_scale, contended):
+    results = {}  # (mode, label, name) -> list of (ns per unit, counters)
+    table = groups(variants)
+    plan = [(g, "normal") for g in selected] + ([(g, "contended") for g in CONTENDED if g in selected]
+                                                if contended else [])
+    for gname, mode in plan:
+        rounds, reps, per_label = table[gname]
+        rounds = max(1, round(rounds * rounds_scale))
+        labels = [lab for lab in per_label if os.path.exists(binary(lab, variants))]
+        missing = [lab for lab in per_label if lab not in labels]
+        if missing:
+            print(f"  (skipping {', '.join(missing)}: not built)", file=sys.stderr)
+        t0 = time.time()
+        for r in range(rounds):
+            order = labels[r % len(labels):] + labels[:r % len(labels)]
+            for lab in order:
+                path = binary(lab, variants)
+                runner = run_tokio if lab.startswith("tokio") else run_weft
+                if mode == "contended":
+                    with Busy():
+                        samples = runner(path, per_label[lab], reps)
+                else:
+                    samples = runner(path, per_label[lab], reps)
+                for name, ns, units, counters in samples:
+                    results.setdefault((mode, lab, name), []).append((ns / units, counters))
+        print(f"  {gname} ({mode}): {rounds} rounds x {reps} reps, {time.time() - t0:.0f} s", file=sys.stderr)
+    return results
+
+
+def stats(values):
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values), len(values)
+
+
+def fmt(x):
+    if x is None:
+        return "–"
+    if x >= 1e6:
+        return f"{x / 1e6:,.2f} ms"
+    if x >= 1e4:
+        return f"{x / 1e3:,.1f} µs"
+    return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def cell(s):
+    if s is None:
+        return "–"
+    return f"{fmt(s[0])} ({fmt(s[1])}..{fmt(s[2])})"
+
+
+def ratio(a, b):
+    if a is None or b is None or b[0] == 0:
+        return "–"
+    return f"{a[0] / b[0]:.2f}"
+
+
+def md_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def report(results, variants):
+    def per_unit(mode, lab, name):
+        v = results.get((mode, lab, name))
+        return stats([x for x, _ in v]) if v else None
+
+    def counter(mode, lab, name, c):
+        v = results.get((mode, lab, name))
+        return stats([cs[c] for _, cs in v if c in cs]) if v else None
+
+    out = []
+    extra = list(variants)
+    units = {"spawn_many_local": "task", "spawn_many_remote": "task", "yield_many": "yield",
+             "chained_spawn": "spawn", "ping_pong": "round trip"}
+    for mode in ("normal", "contended"):
+        names = [n for n in SCHED + MPSC + ["joinset_drain", "joinset_abort", "joinmap_drain", "joinmap_abort",
+                                            "naive_joinmap_drain", "naive_joinmap_abort"]
+                 if any((mode, lab, n) in results for lab in ["weft", "tokio", "tokio_u"] + extra)]
+        if not names:
+            continue
+        rows = []
+        for n in names:
+            w, peer = per_unit(mode, "weft", n), per_unit(mode, "tokio", n) or per_unit(mode, "tokio_u", n)
+            mi = per_unit(mode, "weft_mi", n)
+            row = [n, units.get(n, "task" if "join" in n else "msg"), cell(w), cell(peer), ratio(w, peer),
+                   cell(mi), ratio(mi, peer)]
+            for v in extra:
+                row += [cell(per_unit(mode, v, n)), ratio(w, per_unit(mode, v, n))]
+            rows.append(row)
+        header = ["workload", "per", "weft ns (min..max)", "tokio ns (min..max)", "weft / tokio",
+                  "weft, mimalloc frames", "weft mimalloc / tokio"]
+        for v in extra:
+            header += [f"{v} ns", f"weft / {v}"]
+        title = "Scheduler, channels, JoinSet / JoinMap" + (
+            " — contended (one nice-19 busy thread)" if mode == "contended" else "")
+        out.append(f"### {title}\n\n" + md_table(header, rows))
+
+        lat_rows = []
+        for n, cs in (("wake_latency", ["p50_ns", "p99_ns", "p999_ns", "max_ns"]),
+                      ("starvation", ["p50_ns", "p99_ns", "max_ns"])):
+            for c in cs:
+                w, t = counter(mode, "weft", n, c), counter(mode, "tokio", n, c)
+                if w is None and t is None:
+                    continue
+                row = [f"{n} {c[:-3]}", cell(w), cell(t), ratio(w, t)]
+                for v in extra:
+                    row += [cell(counter(mode, v, n, c)), ratio(w, counter(mode, v, n, c))]
+                lat_rows.append(row)
+        if lat_rows:
+            header = ["latency (ns)", "weft (min..max)", "tokio (min..max)", "weft / tokio"]
+            for v in extra:
+                header += [f"{v}", f"weft / {v}"]
+            title = "Latency under load" + (" — contended" if mode == "contended" else "")
+            out.append(f"### {title}\n\nMedian over runs of each run's percentile.\n\n" + md_table(header, lat_rows))
+
+    sm_rows = []
+    for kind in SM_KINDS:
+        for span in ("whole", "read"):
+            for n in SIZES:
+                vals = {i: per_unit("normal", "weft" if i in SM_WEFT else "tokio", sm(kind, i, span, n))
+                        for i in SM_WEFT + SM_PEERS}
+                if all(v is None for v in vals.values()):
+                    continue
+                sm_rows.append([f"{kind} {span}", f"{n:,}"] + [cell(vals[i]) for i in SM_WEFT + SM_PEERS] + [
+                    ratio(vals["ready_set"], vals["vec_scan"]), ratio(vals["ready_set"], vals["tokio_stream"]),
+                    ratio(vals["ready_set"], vals["select_all"])])
+    churn = {i: per_unit("normal", "weft" if i in SM_WEFT else "tokio", f"streammap_churn/{i}/read/N:4096")
+             for i in SM_WEFT + ["tokio_stream"]}
+    if any(v is not None for v in churn.values()):
+        sm_rows.append(["churn read (per op)", "4,096", cell(churn["vec_scan"]), cell(churn["ready_set"]),
+                        cell(churn["tokio_stream"]), "–", ratio(churn["ready_set"], churn["vec_scan"]),
+                        ratio(churn["ready_set"], churn["tokio_stream"]), "–"])
+    if sm_rows:
+        header = ["StreamMap workload (ns per item)", "N", "weft vec_scan", "weft ready_set", "tokio-stream",
+                  "futures SelectAll", "ready / vec", "ready / tokio-stream", "ready / SelectAll"]
+        out.append("### StreamMap\n\n" + md_table(header, sm_rows))
+    return "\n\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,latency")
+    ap.add_argument("--rounds-scale", type=float, default=1.0)
+    ap.add_argument("--contended", action="store_true", help="also run the sched and latency groups contended")
+    ap.add_argument("--variant", action="append", default=[], help="LABEL=PATH of another weft bench binary")
+    ap.add_argument("--json", help="write the raw samples here")
+    ap.add_argument("--markdown", help="write the tables here")
+    a = ap.parse_args()
+    variants = dict(v.split("=", 1) for v in a.variant)
+    selected = a.only.split(",")
+    print("running the comparison (runtimes interleaved, rounds rotate their order) ...", file=sys.stderr)
+    results = collect(selected, variants, a.rounds_scale, a.contended)
+    text = report(results, variants)
+    print(text)
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(text + "\n")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump([{"mode": m, "runtime": lab, "name": n, "per_unit_ns": [x for x, _ in v],
+                        "counters": [c for _, c in v]} for (m, lab, n), v in results.items()], f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
