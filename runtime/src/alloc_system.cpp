@@ -8,6 +8,7 @@ Allocator frame_allocator() noexcept { return Allocator::system; }
 
 namespace detail {
 void* frame_alloc(std::size_t n) { return ::operator new(n); }
-void frame_free(void* p, std::size_t n) noexcept { ::operator delete(p, n); }
+// (Unsized: clang 14 does not declare sized deallocation without -fsized-deallocation.)
+void frame_free(void* p, std::size_t) noexcept { ::operator delete(p); }
 }  // namespace detail
 }  // namespace weft

@@ -52,14 +52,23 @@ class Idle {
     return w;
   }
 
-  /// Returns true if the worker was the last searcher (it must re-check the queues).
-  bool transition_worker_to_parked(std::size_t worker, bool is_searching) {
+  struct Parked {
+    bool last_searcher;    // it must re-check the queues (see above)
+    bool others_unparked;  // some other worker is awake (may be running a task)
+  };
+  Parked transition_worker_to_parked(std::size_t worker, bool is_searching) {
     std::lock_guard lock(mu_);
     std::uint32_t dec = UNPARK_ONE | (is_searching ? 1u : 0u);
     // Seq_cst: the parker's side of the no-lost-wake-up argument.
     std::uint32_t prev = state_.fetch_sub(dec, std::memory_order_seq_cst);
     sleepers_.push_back(worker);
-    return is_searching && (prev & SEARCH_MASK) == 1;
+    return {is_searching && (prev & SEARCH_MASK) == 1, ((prev - dec) >> UNPARK_SHIFT) > 0};
+  }
+
+  /// Whether any worker is unparked (a hint: it may change at once).
+  [[nodiscard]] bool any_unparked() const noexcept {
+    // Relaxed: a hint for choosing a timed park (see Scheduler::park); no ordering needed.
+    return (state_.load(std::memory_order_relaxed) >> UNPARK_SHIFT) > 0;
   }
 
   bool transition_worker_to_searching() {

@@ -4,11 +4,15 @@
 //
 // States: EMPTY -> (park) PARKED -> (unpark) NOTIFIED -> (park returns) EMPTY.
 //         EMPTY -> (unpark) NOTIFIED -> (park consumes it at once) EMPTY.
+//         PARKED -> (park_for times out) EMPTY, unless NOTIFIED won the race (then consumed).
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <atomic>
+#include <chrono>
 #include <climits>
 
 namespace weft::detail {
@@ -35,6 +39,39 @@ class Parker {
       expected = NOTIFIED;
       // Acquire: pairs with unpark's release exchange. A spurious futex return leaves PARKED.
       if (state_.compare_exchange_strong(expected, EMPTY, std::memory_order_acquire)) return;
+    }
+  }
+
+  /// As park, but returns after `timeout` at the latest. True if unparked, false on timeout.
+  bool park_for(std::chrono::nanoseconds timeout) noexcept {
+    int expected = NOTIFIED;
+    // Acquire: pairs with unpark's release exchange.
+    if (state_.compare_exchange_strong(expected, EMPTY, std::memory_order_acquire)) return true;
+    expected = EMPTY;
+    // Relaxed on success, as in park().
+    if (!state_.compare_exchange_strong(expected, PARKED, std::memory_order_relaxed)) {
+      state_.exchange(EMPTY, std::memory_order_acquire);  // pairs with unpark's release
+      return true;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = deadline - std::chrono::steady_clock::now();
+      if (left > std::chrono::nanoseconds::zero()) {
+        const auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+        timespec ts{static_cast<time_t>(secs.count()), static_cast<long>((left - secs).count())};
+        syscall(SYS_futex, reinterpret_cast<int*>(&state_), FUTEX_WAIT_PRIVATE, PARKED, &ts, nullptr, 0);
+      }
+      expected = NOTIFIED;
+      // Acquire: pairs with unpark's release exchange.
+      if (state_.compare_exchange_strong(expected, EMPTY, std::memory_order_acquire)) return true;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        expected = PARKED;
+        // Relaxed: withdrawing the PARKED announcement publishes nothing. Failure means an
+        // unpark arrived meanwhile: consume it (acquire, pairs with its release).
+        if (state_.compare_exchange_strong(expected, EMPTY, std::memory_order_relaxed)) return false;
+        state_.exchange(EMPTY, std::memory_order_acquire);
+        return true;
+      }
     }
   }
 

@@ -46,7 +46,7 @@ std::uint64_t next_task_id() noexcept {
 void scheduler_ref_inc(Scheduler* s) noexcept { s->ref_inc(); }
 void scheduler_ref_dec(Scheduler* s) noexcept { s->ref_dec(); }
 void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
-void schedule_notified(Header* t) noexcept { t->sched->schedule(t, true); }
+void schedule_notified(Header* t) noexcept { t->sched->schedule(t); }
 void drop_task_ref(Header* t) noexcept {
   if (t->state.ref_dec()) t->vtable->dealloc(t);
 }
@@ -59,7 +59,7 @@ void* task_waker_clone(void* d) noexcept {
 }
 void task_waker_wake_by_ref(void* d) noexcept {
   auto* t = static_cast<Header*>(d);
-  if (t->state.to_notified() == NotifyOutcome::Submit) t->sched->schedule(t, true);
+  if (t->state.to_notified() == NotifyOutcome::Submit) t->sched->schedule(t);
 }
 void task_waker_drop(void* d) noexcept { drop_task_ref(static_cast<Header*>(d)); }
 void task_waker_wake(void* d) noexcept {
@@ -72,12 +72,16 @@ const WakerVTable task_waker_vtable{&task_waker_clone, &task_waker_wake, &task_w
 // ---- Scheduler ----
 
 Scheduler::Scheduler(RuntimeOptions opts) : opts_(std::move(opts)), idle_(resolve_workers(opts_)) {
-  if (opts_.global_queue_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0");
+  if (opts_.global_queue_interval && *opts_.global_queue_interval == 0)
+    throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0 (or unset: self-tuning)");
   if (opts_.event_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: event_interval must be > 0");
   std::size_t n = resolve_workers(opts_);
   if (n > 4096) throw std::invalid_argument("weft::RuntimeOptions: worker_threads must be at most 4096");
   workers_.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i, n));
+    if (opts_.global_queue_interval) workers_.back()->global_queue_interval = *opts_.global_queue_interval;
+  }
 }
 
 Scheduler::~Scheduler() = default;
@@ -116,11 +120,19 @@ bool Scheduler::should_stop(const std::function<bool()>* stop) const {
 }
 
 void Scheduler::run_worker(Worker& w, const std::function<bool()>* stop) {
+  w.tuner.start_batch();
   for (;;) {
     ++w.tick;
+    // Relaxed: rescuers only compare two readings of this counter for change (rescue_stuck).
+    w.ticks.store(w.tick, std::memory_order_relaxed);
     // Maintenance every event_interval ticks; a current_thread driver checks its stop
     // condition (its root task finished) after every task.
-    if ((stop != nullptr || w.tick % opts_.event_interval == 0) && should_stop(stop)) return;
+    if (w.tick % opts_.event_interval == 0) {
+      maintenance(w);
+      if (should_stop(stop)) return;
+    } else if (stop != nullptr && should_stop(stop)) {
+      return;
+    }
     Header* t = next_task(w);
     if (t == nullptr) t = steal_work(w);
     if (t != nullptr) {
@@ -128,12 +140,23 @@ void Scheduler::run_worker(Worker& w, const std::function<bool()>* stop) {
       continue;
     }
     if (should_stop(stop)) return;
-    park(w, stop);
+    maintenance(w);  // closes the tuner's batch before the idle time
+    t = park(w, stop);
+    w.tuner.start_batch();
+    if (t != nullptr) run_task(w, t);  // taken from a stuck worker's LIFO slot
+  }
+}
+
+void Scheduler::maintenance(Worker& w) {
+  if (!opts_.global_queue_interval) {
+    w.global_queue_interval = w.tuner.end_batch();
+    w.tuner.start_batch();
   }
 }
 
 Header* Scheduler::next_task(Worker& w) {
-  if (w.tick % opts_.global_queue_interval == 0) {
+  if (w.inject_first || w.tick % w.global_queue_interval == 0) {
+    w.inject_first = false;
     if (Header* t = inject_.pop()) return t;
   }
   if (Header* t = w.local.pop()) return t;
@@ -167,18 +190,29 @@ void Scheduler::run_task(Worker& w, Header* t) {
   }
   coop::BudgetScope budget;
   poll_task(w, t);
-  for (int i = 0; i < max_lifo_polls_per_tick && w.lifo != nullptr; ++i) {
-    Header* next = std::exchange(w.lifo, nullptr);
+  // The LIFO chain: what the polled task spawned or woke last runs next, here, sharing the
+  // budget, at most max_lifo_polls_per_tick times (then the slot is disabled and what is
+  // scheduled goes to the run queue, where idle workers can take it).
+  for (int lifo_polls = 0;;) {
+    // Relaxed: only this thread puts tasks into its slot; a rescuer only empties it, and
+    // the exchange below settles a race with one.
+    if (w.lifo.load(std::memory_order_relaxed) == nullptr) break;
+    // Acquire: pairs with the release store that put the task there (this thread's own;
+    // kept for symmetry with rescue_stuck).
+    Header* next = w.lifo.exchange(nullptr, std::memory_order_acquire);
+    if (next == nullptr) break;  // a rescuer took it
     if (coop::remaining() == 0) {
       push_local(w, next);  // the budget is spent: the LIFO task waits its turn
-      return;
+      break;
     }
+    if (++lifo_polls >= max_lifo_polls_per_tick) w.lifo_enabled = false;
     poll_task(w, next);
   }
-  if (w.lifo != nullptr) push_local(w, std::exchange(w.lifo, nullptr));
+  w.lifo_enabled = true;
 }
 
 void Scheduler::poll_task(Worker& w, Header* t) {
+  w.tuner.polled();
   switch (t->state.to_running()) {  // T1
     case RunOutcome::Failed:
       drop_task_ref(t);  // shutdown took it; this was the queue's reference
@@ -202,7 +236,11 @@ void Scheduler::poll_task(Worker& w, Header* t) {
       drop_task_ref(t);
       return;
     case IdleOutcome::OkNotified:
-      push_local(w, t);  // woken while running (e.g. yield_now): back of the queue, once
+      // Woken while running: a yield (yield_now, a budget yield, a self-wake). Back of the
+      // local queue, once; and the worker looks at Inject before its next local task, so
+      // tasks woken from outside are not kept waiting by tasks that keep yielding.
+      w.inject_first = true;
+      push_local(w, t);
       return;
     case IdleOutcome::Cancelled:
       cancel_and_complete(t, "task was aborted");
@@ -229,7 +267,9 @@ void Scheduler::complete(Header* t) noexcept {
 
 void Scheduler::push_local(Worker& w, Header* t) {
   w.local.push_back(t, *this);
-  notify_parked();
+  // A lone task is this worker's next one: no other worker is needed for it (see "Waking
+  // idle workers" in scheduler.hpp; a stuck worker's lone task is rescued).
+  if (w.local.len() > 1) notify_parked();
 }
 
 void Scheduler::notify_parked() {
@@ -241,28 +281,77 @@ bool Scheduler::has_visible_work() const {
   return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w->local.is_empty(); });
 }
 
-void Scheduler::park(Worker& w, const std::function<bool()>* stop) {
-  bool last_searcher = idle_.transition_worker_to_parked(w.index, w.searching);
+Header* Scheduler::park(Worker& w, const std::function<bool()>* stop) {
+  Idle::Parked parked = idle_.transition_worker_to_parked(w.index, w.searching);
   w.searching = false;
   // The last searcher re-checks every queue after announcing it parks (idle.hpp); if it sees
   // work it wakes a worker, possibly itself.
-  if (last_searcher) {
+  if (parked.last_searcher) {
     Idle::fence();  // pairs with the pusher's fence in notify_should_wakeup (idle.hpp)
     if (has_visible_work()) notify_parked();
   }
+  // While other workers are awake, park with a timeout and look for a stuck one's LIFO task
+  // (see the overview in scheduler.hpp). A worker that parks while all others sleep parks
+  // for good: whichever wakes first and finds work wakes another (run_task), which then
+  // parks with a timeout.
+  const bool can_rescue = workers_.size() > 1 && opts_.lifo_slot;
+  bool timed = can_rescue && parked.others_unparked;
+  w.rescue_backoff = 0;
+  if (timed) take_ticks_snapshot(w);
   for (;;) {
     if (should_stop(stop)) {
       // Still listed as a sleeper: take ourselves off. Otherwise a notifier already did,
       // and counted us as searching.
       if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
-      return;
+      return nullptr;
     }
-    w.parker.park();
+    bool unparked = true;
+    if (timed) {
+      unparked = w.parker.park_for(rescue_interval * (1u << w.rescue_backoff));
+    } else {
+      w.parker.park();
+    }
     if (!idle_.is_parked(w.index)) {
       w.searching = true;  // worker_to_notify counted us as a searcher
-      return;
+      return nullptr;
     }
+    if (unparked) continue;  // for a stop request, or a stale token
+    // Timed out, still a sleeper.
+    if (Header* t = rescue_stuck(w)) {
+      // Off the sleepers, awake and not searching; unless a notifier took us off first,
+      // counting us as a searcher.
+      if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
+      return t;
+    }
+    if (w.rescue_backoff < max_rescue_backoff) ++w.rescue_backoff;
+    timed = idle_.any_unparked();
+    if (timed) take_ticks_snapshot(w);
   }
+}
+
+void Scheduler::take_ticks_snapshot(Worker& w) {
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    // Relaxed: compared with a later reading only (rescue_stuck).
+    if (i != w.index) w.seen_ticks[i] = workers_[i]->ticks.load(std::memory_order_relaxed);
+}
+
+Header* Scheduler::rescue_stuck(Worker& w) {
+  // A worker whose tick count has not moved since our last look (at least one timeout ago)
+  // is stuck in one poll; what it holds in its LIFO slot or queue would wait for that poll.
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (i == w.index) continue;
+    Worker& v = *workers_[i];
+    // Relaxed: see take_ticks_snapshot; a stale reading only delays or skips a rescue.
+    if (v.ticks.load(std::memory_order_relaxed) != w.seen_ticks[i]) continue;
+    // Acquire: pairs with the owner's release store of the task into its slot.
+    Header* t = v.lifo.load(std::memory_order_acquire);
+    // AcqRel on success: we now own the slot's notified reference; failure means the owner
+    // took it (it is not stuck after all).
+    if (t != nullptr && v.lifo.compare_exchange_strong(t, nullptr, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return t;
+    if (Header* stolen = v.local.steal_into(w.local)) return stolen;
+  }
+  return nullptr;
 }
 
 void Scheduler::spawn(Header* t) {
@@ -274,21 +363,24 @@ void Scheduler::spawn(Header* t) {
     drop_task_ref(t);
     return;
   }
-  // A spawned task goes to the back of the run queue, where it can be stolen, and idle
-  // workers are notified. (Unlike tokio, not to the LIFO slot: a spawner that keeps running
-  // without suspending would starve a task in the unstealable slot.)
-  schedule(t, false);
+  schedule(t);
 }
 
-void Scheduler::schedule(Header* t, bool lifo_ok) noexcept {
+void Scheduler::schedule(Header* t) noexcept {
   Worker* w = tls_worker;
   if (w != nullptr && w->sched == this) {
-    if (lifo_ok && opts_.lifo_slot) {
-      // The LIFO slot's task runs right after the current one, on this worker. No notify:
-      // this worker will run it; a displaced task goes to the queue (and notifies).
-      Header* prev = std::exchange(w->lifo, t);
-      if (prev == nullptr) return;
-      t = prev;
+    if (w->lifo_enabled && opts_.lifo_slot) {
+      // Relaxed: only this thread fills the slot (a rescuer only empties it).
+      if (w->lifo.load(std::memory_order_relaxed) == nullptr) {
+        // Release: pairs with a rescuer's acquire load / CAS. No notify: this worker runs it
+        // next (or a rescuer does, if this worker gets stuck).
+        w->lifo.store(t, std::memory_order_release);
+        return;
+      }
+      // AcqRel: as above, and acquire for the displaced task, which we now own.
+      Header* prev = w->lifo.exchange(t, std::memory_order_acq_rel);
+      if (prev == nullptr) return;  // a rescuer took the previous one meanwhile
+      t = prev;                     // the displaced task goes to the queue (and notifies)
     }
     push_local(*w, t);
     return;
@@ -367,7 +459,8 @@ void Scheduler::shutdown() {
       drop_task_ref(t);  // every such task is COMPLETE now; T1 would fail
     };
     for (auto& w : workers_) {
-      if (Header* t = std::exchange(w->lifo, nullptr)) drop(t);
+      // Relaxed: the workers have stopped (joined, or current_thread's core_mu_ held).
+      if (Header* t = w->lifo.exchange(nullptr, std::memory_order_relaxed)) drop(t);
       while (Header* t = w->local.pop()) drop(t);
     }
     while (Header* t = inject_.pop()) drop(t);

@@ -3,12 +3,35 @@
 // weft/detail/task_state.hpp and the parking protocol in idle.hpp.
 //
 // Each Worker owns a bounded LocalQueue (single producer, stealers take half), a LIFO slot
-// (the most recently woken task; owner-only, not stealable) and a Parker. Tasks spawned or
-// woken from outside a worker, and the overflow of full local queues, go to the global
-// Inject queue. A worker's tick: every `global_queue_interval` ticks it takes from Inject
-// first; otherwise local queue, then a batch from Inject, then (as a searcher) steals half
-// of a random victim's queue, then parks (see idle.hpp for the no-lost-wake-up protocol).
+// and a Parker. Tasks spawned or woken from outside a worker, and the overflow of full local
+// queues, go to the global Inject queue.
+//
+// A worker's tick: every `global_queue_interval` ticks (self-tuned from poll times unless
+// set), or when the previous task yielded, it takes from Inject first; otherwise its local
+// queue, then a batch from Inject, then (as a searcher) half of a random victim's queue,
+// then it parks (see idle.hpp for the no-lost-wake-up protocol).
+//
+// Where a task scheduled from a worker goes:
+//   - a spawn or a wake by another task: the LIFO slot, run right after the current task on
+//     the same worker (a task it displaces goes to the local queue). At most
+//     `max_lifo_polls_per_tick` LIFO tasks run in a row; after that the slot is disabled
+//     until the worker's next task, and scheduled tasks go to the local queue;
+//   - a yield (the task woke itself while running): the back of the local queue, and the
+//     worker looks at Inject before its next local task, so a task woken from outside is
+//     not kept waiting by tasks that keep yielding.
+// Waking idle workers: a push to the local queue wakes one (if none is searching) only when
+// the queue then holds more than one task, i.e. when there is work for another worker
+// besides what this one runs next. A task that goes to the LIFO slot, or alone into the
+// queue, wakes nobody: this worker runs it as soon as the current poll returns.
+// No starvation: if that poll does not return (a task that never suspends), the task would
+// wait, since the LIFO slot is never stolen by searchers and nobody was woken for a lone
+// queued task. So a parked worker parks with a timeout while other workers are awake, and
+// on the timeout takes the LIFO task, else steals from the queue, of a worker that has not
+// started a new task since its last look ("stuck" in one poll for at least
+// `rescue_interval`). (tokio's LIFO slot has no such escape; see its `disable_lifo_slot`.)
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -29,19 +52,72 @@ namespace weft::detail {
 inline constexpr std::uint32_t local_queue_capacity = 256;
 inline constexpr int max_lifo_polls_per_tick = 3;
 inline constexpr std::size_t inject_batch = 32;
+/// How long a worker may sit in one poll with a task in its LIFO slot before a parked
+/// worker takes that task (the first check; a parked worker backs off to 16x when it finds
+/// nothing, and starts over once it runs a task).
+inline constexpr std::chrono::microseconds rescue_interval{1000};
+inline constexpr unsigned max_rescue_backoff = 4;  // 1 ms << 4 = 16 ms
 
 class Scheduler;
 
+/// Self-tuning of the global queue interval, after tokio 1.29's Stats: an exponentially
+/// weighted moving average of the time per task poll, measured over batches of ticks; the
+/// interval is the number of polls that take about 200 us, clamped to [2, 127].
+class IntervalTuner {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr double target_ns = 200'000;
+  static constexpr double alpha = 0.1;
+  static constexpr std::uint32_t min_interval = 2, max_interval = 127, initial_interval = 61;
+
+  void start_batch(Clock::time_point now = Clock::now()) noexcept {
+    batch_start_ = now;
+    polls_ = 0;
+  }
+  void polled() noexcept { ++polls_; }
+  /// Ends the batch started at the last start_batch; returns the new interval.
+  std::uint32_t end_batch(Clock::time_point now = Clock::now()) noexcept {
+    if (polls_ > 0) {
+      const double mean = std::chrono::duration<double, std::nano>(now - batch_start_).count() / polls_;
+      // The weight of a batch of n polls is that of n single-poll updates.
+      const double weight = 1.0 - std::pow(1.0 - alpha, double(polls_));
+      ewma_ns_ = weight * mean + (1.0 - weight) * ewma_ns_;
+    }
+    const double per = target_ns / ewma_ns_;
+    if (!(per >= min_interval)) return min_interval;  // also catches NaN
+    return per >= max_interval ? max_interval : static_cast<std::uint32_t>(per);
+  }
+  [[nodiscard]] double mean_poll_ns() const noexcept { return ewma_ns_; }
+
+ private:
+  Clock::time_point batch_start_{};
+  std::uint32_t polls_ = 0;
+  double ewma_ns_ = target_ns / initial_interval;
+};
+
 struct Worker {
-  Worker(Scheduler* s, std::size_t i) : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)) {}
+  Worker(Scheduler* s, std::size_t i, std::size_t n)
+      : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_ticks(n, 0) {}
   Scheduler* const sched;
   const std::size_t index;
   LocalQueue<Header*, local_queue_capacity> local;
+  // The LIFO slot. Written by the owner (store into an empty slot, exchange to take or
+  // displace); taken by a rescuer with exchange only when the owner is stuck (see
+  // Scheduler::rescue_lifo). Holds the task's notified reference.
+  std::atomic<Header*> lifo{nullptr};
+  // Ticks started by this worker: written (relaxed) by the owner, read (relaxed) by
+  // rescuers, which only compare two readings for change.
+  std::atomic<std::uint32_t> ticks{0};
   // Owner-only fields below: read and written by the thread acting as this worker.
-  Header* lifo = nullptr;
+  bool lifo_enabled = true;    // false once max_lifo_polls_per_tick ran in this tick
+  bool inject_first = false;   // a task yielded: look at Inject before the next local task
   bool searching = false;
   std::uint32_t tick = 0;
+  std::uint32_t global_queue_interval = IntervalTuner::initial_interval;
+  IntervalTuner tuner;
   std::uint64_t rng;
+  std::vector<std::uint32_t> seen_ticks;  // other workers' ticks at our last rescue look
+  unsigned rescue_backoff = 0;
   Parker parker;
   std::thread thread;
 
@@ -63,9 +139,8 @@ class Scheduler {
 
   void start();
   void spawn(Header* t);
-  /// Schedules a notified task. `lifo_ok`: a wake (may use the LIFO slot) rather than a
-  /// spawn (back of the queue, stealable).
-  void schedule(Header* t, bool lifo_ok) noexcept;
+  /// Schedules a notified task (a spawn or a wake; see the overview for where it goes).
+  void schedule(Header* t) noexcept;
   void shutdown();
   void wait_until(const std::function<bool(Context&)>& ready);
   [[nodiscard]] bool is_current_thread() const noexcept { return opts_.flavor == Flavor::current_thread; }
@@ -81,7 +156,11 @@ class Scheduler {
   Header* steal_work(Worker& w);
   void run_task(Worker& w, Header* t);
   void poll_task(Worker& w, Header* t);
-  void park(Worker& w, const std::function<bool()>* stop);
+  void maintenance(Worker& w);
+  /// Parks until notified (or stopped); returns a task taken from a stuck worker, or null.
+  Header* park(Worker& w, const std::function<bool()>* stop);
+  Header* rescue_stuck(Worker& w);
+  void take_ticks_snapshot(Worker& w);
   void push_local(Worker& w, Header* t);
   void schedule_remote(Header* t) noexcept;
   void complete(Header* t) noexcept;

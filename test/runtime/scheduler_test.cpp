@@ -132,7 +132,11 @@ struct AlwaysReady {
 };
 
 TEST(Scheduler, coop_budget_forces_a_ready_loop_to_yield) {
-  Runtime rt(ct());
+  // Without the LIFO slot the two spawns run in spawn order (with it, the setter, spawned
+  // last, would run first).
+  RuntimeOptions o = ct();
+  o.lifo_slot = false;
+  Runtime rt(o);
   int seen_at = -1;
   rt.block_on([&]() -> Task<void> {
     std::atomic<bool> flag{false};
@@ -218,4 +222,127 @@ TEST(Scheduler, message_chain_between_tasks) {
     for (auto& h : hs) rt.block_on([&]() -> Task<void> { co_await h; }());
   }
 }
+
+// ---- The wake path: LIFO slot, rescue of a stuck worker's tasks, deferred yields ----
+
+namespace wake_path {
+
+// A task that never suspends spawns two tasks: the last goes to its worker's LIFO slot and
+// the first, displaced, alone into its queue; neither wakes an idle worker. The other
+// worker, parked with a timeout while this one is awake, must take both (rescue_stuck).
+TEST(Scheduler, spawner_that_never_suspends_does_not_starve_its_spawns) {
+  for (bool lifo : {true, false}) {
+    RuntimeOptions o = mt(2);
+    o.lifo_slot = lifo;
+    Runtime rt(o);
+    for (int round = 0; round < 3; ++round) {
+      int ran = rt.block_on([]() -> Task<int> {
+        std::atomic<int> ran{0};
+        auto body = [](std::atomic<int>& ran) -> Task<void> {
+          ran.fetch_add(1);
+          co_return;
+        };
+        auto a = weft::spawn(body(ran));
+        auto b = weft::spawn(body(ran));
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (ran.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        int seen = ran.load();  // before this task suspends (the awaits below would run them)
+        co_await a;
+        co_await b;
+        co_return seen;
+      }());
+      EXPECT_EQ(ran, 2) << "lifo_slot=" << lifo;
+    }
+  }
+}
+
+// A task woken by a task that then never suspends goes to the waker's LIFO slot; it must be
+// rescued too.
+TEST(Scheduler, task_woken_by_a_task_that_never_suspends_runs) {
+  Runtime rt(mt(2));
+  for (int round = 0; round < 3; ++round) {
+    Event ev;
+    std::atomic<bool> resumed{false};
+    auto waiter = rt.spawn([](Event ev, std::atomic<bool>& resumed) -> Task<void> {
+      co_await ev.wait();
+      resumed = true;
+    }(ev, resumed));
+    while (ev.polls() == 0) std::this_thread::yield();  // the waiter is registered
+    bool seen = rt.block_on([](Event ev, std::atomic<bool>& resumed) -> Task<bool> {
+      ev.set();  // from a worker: the waiter goes to this worker's LIFO slot
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!resumed.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      co_return resumed.load();
+    }(ev, resumed));
+    EXPECT_TRUE(seen);
+    rt.block_on([](weft::JoinHandle<void> h) -> Task<void> { co_await h; }(std::move(waiter)));
+  }
+}
+
+// Yielding tasks keep a worker's queue non-empty; a task woken from outside (the injection
+// queue) must run right after the current yield, not after the global queue interval.
+TEST(Scheduler, a_yielding_task_does_not_delay_an_external_wake) {
+  for (auto base : {mt(1), ct()}) {
+    RuntimeOptions o = base;
+    o.global_queue_interval = 1000;  // so that only the yield path can explain a prompt run
+    Runtime rt(o);
+    auto [woken_at, seen_at] = rt.block_on([]() -> Task<std::pair<int, int>> {
+      std::atomic<int> counter{0};
+      std::atomic<bool> stop{false};
+      int woken_at = -1, seen_at = -1;
+      Event ev;
+      auto waiter = weft::spawn([](Event ev, std::atomic<int>& counter, int& seen_at) -> Task<void> {
+        co_await ev.wait();
+        seen_at = counter.load();
+      }(ev, counter, seen_at));
+      auto yielder = [](std::atomic<int>& counter, std::atomic<bool>& stop, Event ev, int& woken_at,
+                        bool waker) -> Task<void> {
+        while (!stop.load()) {
+          int c = counter.fetch_add(1) + 1;
+          if (waker && c >= 100 && woken_at < 0) {
+            woken_at = c;
+            std::thread([ev] { ev.set(); }).join();  // a wake from outside the runtime
+          }
+          co_await weft::yield_now();
+        }
+      };
+      std::vector<weft::JoinHandle<void>> ys;
+      for (int i = 0; i < 3; ++i) ys.push_back(weft::spawn(yielder(counter, stop, ev, woken_at, i == 0)));
+      co_await waiter;
+      stop = true;
+      for (auto& y : ys) co_await y;
+      co_return std::pair{woken_at, seen_at};
+    }());
+    EXPECT_GE(woken_at, 100);
+    EXPECT_EQ(seen_at, woken_at) << "the woken task ran after " << seen_at - woken_at << " more yields";
+  }
+}
+
+// Many tasks spawned from a worker, each yielding and waking others, on 2 workers: exact
+// count, with and without the LIFO slot (the LIFO cap and hand-over under load).
+TEST(Scheduler, lifo_chains_and_yields_exact_count) {
+  for (bool lifo : {true, false}) {
+    RuntimeOptions o = mt(2);
+    o.lifo_slot = lifo;
+    Runtime rt(o);
+    constexpr int chains = 64, length = 200;
+    long total = rt.block_on([]() -> Task<long> {
+      std::atomic<long> sum{0};
+      struct Link {
+        static Task<void> run(int left, std::atomic<long>& sum) {
+          sum.fetch_add(1);
+          if (left % 7 == 0) co_await weft::yield_now();
+          if (left > 0) co_await weft::spawn(run(left - 1, sum));
+        }
+      };
+      std::vector<weft::JoinHandle<void>> hs;
+      for (int c = 0; c < chains; ++c) hs.push_back(weft::spawn(Link::run(length, sum)));
+      for (auto& h : hs) co_await h;
+      co_return sum.load();
+    }());
+    EXPECT_EQ(total, long(chains) * (length + 1)) << "lifo_slot=" << lifo;
+  }
+}
+
+}  // namespace wake_path
 }  // namespace

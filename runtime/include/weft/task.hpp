@@ -7,8 +7,17 @@
 //
 // Cancel safety: destroying a suspended Task destroys its frame, running the destructors of
 // its locals and of the tasks and futures it was awaiting.
+//
+// Memory: a Task<T> frame is allocated with room in front of it for the cell that spawning
+// it needs (detail::Cell<T>: state word, join waker, output), so a spawn costs no allocation
+// of its own, as a tokio task cell holds its future. A task that is only ever co_awaited
+// carries the unused room (about 150 bytes plus the size of T).
 #include <coroutine>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <new>
 #include <utility>
 #include <variant>
 
@@ -22,11 +31,67 @@ class Task;
 
 namespace detail {
 
+template <class T>
+struct Cell;  // weft/detail/header.hpp
+
+/// The block of a Task<T> frame: [ room for a Cell<T> | FrameTrailer | coroutine frame ].
+/// The trailer sits right before the frame. The block is freed with the frame, unless a
+/// cell was built in it (spawn): then the frame's destruction leaves the block to the cell,
+/// which frees it when its last reference goes (Cell::dealloc).
+struct FrameTrailer {
+  std::size_t block_size;
+  std::uint32_t magic;
+  bool has_cell;  // written by spawn before the task is published; read when the frame dies
+};
+inline constexpr std::uint32_t frame_magic = 0x77656674;  // "weft"
+inline constexpr std::size_t frame_align = alignof(std::max_align_t);
+inline constexpr std::size_t round_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a; }
+inline constexpr std::size_t trailer_space = round_up(sizeof(FrameTrailer), frame_align);
+/// Bytes in front of a Task<T> frame.
+template <class T>
+constexpr std::size_t frame_prefix() noexcept {
+  return round_up(sizeof(Cell<T>), frame_align) + trailer_space;
+}
+inline FrameTrailer* trailer_of(void* frame) noexcept {
+  // SAFETY: `frame` was returned by FrameAlloc<T>::operator new, which built the trailer
+  // trailer_space bytes before it.
+  return std::launder(reinterpret_cast<FrameTrailer*>(static_cast<char*>(frame) - trailer_space));
+}
+
+/// The frame allocation of a TaskPromise<T> (see FrameTrailer).
+template <class T>
+struct FrameAlloc {
+  static void* operator new(std::size_t n) {
+    constexpr std::size_t prefix = frame_prefix<T>();
+    char* base = static_cast<char*>(frame_alloc(prefix + n));
+    // SAFETY: fresh storage; the trailer's slot is aligned (prefix and trailer_space are
+    // multiples of frame_align, and so is the allocation).
+    ::new (base + prefix - trailer_space) FrameTrailer{prefix + n, frame_magic, false};
+    return base + prefix;
+  }
+  static void operator delete(void* p, std::size_t) noexcept {
+    FrameTrailer* t = trailer_of(p);
+    if (t->has_cell) return;  // the cell owns the block now
+    frame_free(static_cast<char*>(p) - frame_prefix<T>(), t->block_size);
+  }
+};
+
+/// Marks the frame of `h` as holding a cell and returns the cell's storage. Checks that the
+/// compiler's coroutine_handle::address() is the pointer operator new returned (true of
+/// GCC and Clang); if it ever is not, stops with a message rather than corrupt memory.
+template <class T>
+void* claim_cell_storage(std::coroutine_handle<> h) noexcept {
+  FrameTrailer* t = trailer_of(h.address());
+  if (t->magic != frame_magic || t->has_cell) {
+    std::fputs("weft: a coroutine frame does not start where its operator new placed it\n", stderr);
+    std::abort();
+  }
+  t->has_cell = true;
+  return static_cast<char*>(h.address()) - frame_prefix<T>();
+}
+
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation;
-
-  static void* operator new(std::size_t n) { return frame_alloc(n); }
-  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   struct FinalAwaiter {
@@ -47,7 +112,7 @@ struct TaskPromiseBase {
 };
 
 template <class T>
-struct TaskPromise : TaskPromiseBase {
+struct TaskPromise : TaskPromiseBase, FrameAlloc<T> {
   std::variant<std::monostate, T, std::exception_ptr> result;
   Task<T> get_return_object() noexcept;
   template <class U = T>
@@ -65,7 +130,7 @@ struct TaskPromise : TaskPromiseBase {
 };
 
 template <>
-struct TaskPromise<void> : TaskPromiseBase {
+struct TaskPromise<void> : TaskPromiseBase, FrameAlloc<void> {
   std::exception_ptr error;
   Task<void> get_return_object() noexcept;
   void return_void() noexcept {}
@@ -147,3 +212,6 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }  // namespace detail
 
 }  // namespace weft
+
+// Cell<T>, whose size the frame allocation needs (header.hpp includes this file first).
+#include "weft/detail/header.hpp"

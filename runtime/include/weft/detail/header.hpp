@@ -84,11 +84,12 @@ struct Cell final : Header {
 
   Cell(Scheduler* s, std::coroutine_handle<Promise> r) noexcept : Header(&vtable_of, s, r) {}
 
-  static Cell* create(Scheduler* s, std::coroutine_handle<Promise> r) {
-    void* mem = frame_alloc(sizeof(Cell));
-    // SAFETY: fresh storage of the right size; alignment is that of a malloc result.
-    static_assert(alignof(Cell) <= alignof(std::max_align_t));
-    return ::new (mem) Cell(s, r);
+  /// Builds the cell in the room in front of the task's frame (FrameTrailer in task.hpp).
+  static Cell* create(Scheduler* s, std::coroutine_handle<Promise> r) noexcept {
+    static_assert(alignof(Cell) <= frame_align);
+    // SAFETY: claim_cell_storage returns the unused, aligned room of frame_prefix<T>() -
+    // trailer_space >= sizeof(Cell) bytes at the start of the frame's block.
+    return ::new (claim_cell_storage<T>(r)) Cell(s, r);
   }
 
   static void store_output(Header* h) noexcept {
@@ -116,9 +117,12 @@ struct Cell final : Header {
   static void dealloc(Header* h) noexcept {
     auto* c = static_cast<Cell*>(h);
     Scheduler* s = h->sched;
-    if (h->root) h->root.destroy();
+    // The frame's trailer stays valid until the block is freed below.
+    FrameTrailer* trailer = trailer_of(reinterpret_cast<char*>(c) + frame_prefix<T>());
+    if (h->root) h->root.destroy();  // leaves the block to us (has_cell)
+    const std::size_t block = trailer->block_size;
     c->~Cell();
-    frame_free(c, sizeof(Cell));
+    frame_free(c, block);
     scheduler_ref_dec(s);
   }
   static constexpr TaskVTable vtable_of{&store_output, &cancel, &drop_output, &dealloc};
