@@ -6,14 +6,16 @@ gathered over several rounds; in each round every runtime runs the group's workl
 (a fresh process, two untimed warm-up runs, then K timed ones), and the order of the
 runtimes rotates from round to round. Ratios are weft / peer medians from this one run.
 
-Runtimes (labels):
-  weft       bench/ built with WEFT_ALLOCATOR=system (weft_bench_system): frames and task
-             cells from glibc, as tokio's. The fair comparison.
-  weft_mi    the same workloads with frames and task cells from mimalloc (weft_bench_mimalloc).
-  tokio      bench/tokio: tokio 1.24, tokio-stream 0.1.9, futures-util 0.3.21 (glibc malloc).
-  tokio_u    the same built with --cfg tokio_unstable (needed by tokio-util 0.7.3's JoinMap;
-             it also turns on tokio's runtime metrics): the joinmap rows only.
-  extra      --variant LABEL=PATH adds another weft binary (e.g. a build of an earlier commit).
+Runtimes (labels), in two pairs that share an allocator:
+  weft       bench/ with frames and task cells from glibc (weft_bench_system, WEFT_ALLOCATOR=system)
+  tokio      bench/tokio: tokio 1.24, tokio-stream 0.1.9, futures-util 0.3.21, glibc malloc
+  weft_mi    bench/ with frames and task cells from mimalloc (weft_bench_mimalloc, the default
+             WEFT_ALLOCATOR=mimalloc; the rest of the program stays on glibc)
+  tokio_mi   bench/tokio with mimalloc as Rust's global allocator (every allocation)
+  tokio_u, tokio_u_mi  the same built with --cfg tokio_unstable (needed by tokio-util 0.7.3's
+             JoinMap; it also turns on tokio's runtime metrics): the joinmap rows only.
+  extra      --variant LABEL=PATH adds another weft binary (e.g. a build of an earlier commit),
+             compared with `weft`.
 
 Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended] [--variant L=PATH]
                         [--json OUT] [--markdown OUT]
@@ -32,8 +34,14 @@ WEFT = {
     "weft": os.path.join(ROOT, "build/release/bench/weft_bench_system"),
     "weft_mi": os.path.join(ROOT, "build/release/bench/weft_bench_mimalloc"),
 }
-TOKIO = os.path.join(ROOT, "build/tokio-bench/release/tokio-bench")
-TOKIO_U = os.path.join(ROOT, "build/tokio-bench-unstable/release/tokio-bench")
+TOKIO = {
+    "tokio": os.path.join(ROOT, "build/tokio-bench/release/tokio-bench"),
+    "tokio_mi": os.path.join(ROOT, "build/tokio-bench-mimalloc/release/tokio-bench"),
+    "tokio_u": os.path.join(ROOT, "build/tokio-bench-unstable/release/tokio-bench"),
+    "tokio_u_mi": os.path.join(ROOT, "build/tokio-bench-unstable-mimalloc/release/tokio-bench"),
+}
+# (allocator, weft label, tokio label, tokio label for the JoinMap rows)
+PAIRS = [("glibc", "weft", "tokio", "tokio_u"), ("mimalloc", "weft_mi", "tokio_mi", "tokio_u_mi")]
 
 SIZES = [16, 256, 4096, 65536]
 SCHED = ["spawn_many_local", "spawn_many_remote", "yield_many", "chained_spawn", "ping_pong"]
@@ -47,32 +55,31 @@ def sm(kind, impl, span, n):
     return f"streammap_{kind}/{impl}/{span}/N:{n}"
 
 
-def streammap_names(impls):
-    names = [sm(k, i, s, n) for k in SM_KINDS for i in impls for s in ("whole", "read") for n in SIZES]
-    churn = [f"streammap_churn/{i}/read/N:4096" for i in impls if i != "select_all"]
+def streammap_names(impls, sizes):
+    names = [sm(k, i, s, n) for k in SM_KINDS for i in impls for s in ("whole", "read") for n in sizes]
+    churn = [f"streammap_churn/{i}/read/N:4096" for i in impls if i != "select_all" and 4096 in sizes]
     return names + churn
 
 
 # group -> (rounds, reps per round, {runtime label: [benchmark names]})
 def groups(variants):
-    weft_like = ["weft", "weft_mi"] + list(variants)
+    def both(weft_names, tokio_names, tokio_labels=("tokio", "tokio_mi")):
+        g = {lab: weft_names for lab in ["weft", "weft_mi"] + list(variants)}
+        g.update({lab: tokio_names for lab in tokio_labels})
+        return g
 
-    def for_weft(names, labels=None):
-        return {lab: names for lab in (labels or weft_like)}
-
-    g = {
-        "sched": (10, 10, {**for_weft(SCHED), "tokio": SCHED}),
-        "mpsc": (3, 5, {**for_weft(MPSC), "tokio": MPSC}),
-        "joinset": (3, 5, {**for_weft(["joinset_drain", "joinset_abort", "naive_joinmap_drain",
-                                      "naive_joinmap_abort"]),
-                           "tokio": ["joinset_drain", "joinset_abort"]}),
-        "joinmap": (3, 5, {**for_weft(["joinmap_drain", "joinmap_abort"]),
-                           "tokio_u": ["joinmap_drain", "joinmap_abort"]}),
-        "streammap": (3, 3, {**for_weft(streammap_names(SM_WEFT)), "tokio": streammap_names(SM_PEERS)}),
-        "latency": (3, 1, {**for_weft(["wake_latency", "starvation"], ["weft"] + list(variants)),
-                           "tokio": ["wake_latency", "starvation"]}),
+    small, big = SIZES[:-1], SIZES[-1:]
+    return {
+        "sched": (10, 10, both(SCHED, SCHED)),
+        "mpsc": (3, 5, both(MPSC, MPSC)),
+        "joinset": (3, 5, both(["joinset_drain", "joinset_abort", "naive_joinmap_drain", "naive_joinmap_abort"],
+                               ["joinset_drain", "joinset_abort"])),
+        "joinmap": (3, 5, both(["joinmap_drain", "joinmap_abort"], ["joinmap_drain", "joinmap_abort"],
+                               ("tokio_u", "tokio_u_mi"))),
+        "streammap": (3, 3, both(streammap_names(SM_WEFT, small), streammap_names(SM_PEERS, small))),
+        "streammap_65536": (2, 2, both(streammap_names(SM_WEFT, big), streammap_names(SM_PEERS, big))),
+        "latency": (3, 1, both(["wake_latency", "starvation"], ["wake_latency", "starvation"])),
     }
-    return g
 
 
 CONTENDED = ["sched", "latency"]
@@ -81,9 +88,7 @@ CONTENDED = ["sched", "latency"]
 def binary(label, variants):
     if label in variants:
         return variants[label]
-    if label in WEFT:
-        return WEFT[label]
-    return TOKIO if label == "tokio" else TOKIO_U
+    return WEFT.get(label) or TOKIO[label]
 
 
 def run_weft(path, names, reps):
@@ -141,7 +146,7 @@ def collect(selected, variants, rounds_scale, contended):
             order = labels[r % len(labels):] + labels[:r % len(labels)]
             for lab in order:
                 path = binary(lab, variants)
-                runner = run_tokio if lab.startswith("tokio") else run_weft
+                runner = run_tokio if lab in TOKIO else run_weft
                 if mode == "contended":
                     with Busy():
                         samples = runner(path, per_label[lab], reps)
@@ -200,74 +205,81 @@ def report(results, variants):
     extra = list(variants)
     units = {"spawn_many_local": "task", "spawn_many_remote": "task", "yield_many": "yield",
              "chained_spawn": "spawn", "ping_pong": "round trip"}
+    rows_sched = SCHED + MPSC + ["joinset_drain", "joinset_abort", "joinmap_drain", "joinmap_abort",
+                                 "naive_joinmap_drain", "naive_joinmap_abort"]
     for mode in ("normal", "contended"):
-        names = [n for n in SCHED + MPSC + ["joinset_drain", "joinset_abort", "joinmap_drain", "joinmap_abort",
-                                            "naive_joinmap_drain", "naive_joinmap_abort"]
-                 if any((mode, lab, n) in results for lab in ["weft", "tokio", "tokio_u"] + extra)]
-        if not names:
-            continue
-        rows = []
-        for n in names:
-            w, peer = per_unit(mode, "weft", n), per_unit(mode, "tokio", n) or per_unit(mode, "tokio_u", n)
-            mi = per_unit(mode, "weft_mi", n)
-            row = [n, units.get(n, "task" if "join" in n else "msg"), cell(w), cell(peer), ratio(w, peer),
-                   cell(mi), ratio(mi, peer)]
+        names = [n for n in rows_sched if any((mode, lab, n) in results for lab in ["weft", "weft_mi"] + extra)]
+        if names:
+            rows = []
+            for n in names:
+                row = [n, units.get(n, "task" if "join" in n else "msg")]
+                for _, w, t, tu in PAIRS:
+                    wv = per_unit(mode, w, n)
+                    tv = per_unit(mode, tu if n.startswith("joinmap") else t, n)
+                    row += [cell(wv), cell(tv), ratio(wv, tv)]
+                for v in extra:
+                    row += [cell(per_unit(mode, v, n)), ratio(per_unit(mode, "weft", n), per_unit(mode, v, n))]
+                rows.append(row)
+            header = ["workload", "per"]
+            for alloc, *_ in PAIRS:
+                header += [f"weft, {alloc}", f"tokio, {alloc}", f"weft / tokio ({alloc})"]
             for v in extra:
-                row += [cell(per_unit(mode, v, n)), ratio(w, per_unit(mode, v, n))]
-            rows.append(row)
-        header = ["workload", "per", "weft ns (min..max)", "tokio ns (min..max)", "weft / tokio",
-                  "weft, mimalloc frames", "weft mimalloc / tokio"]
-        for v in extra:
-            header += [f"{v} ns", f"weft / {v}"]
-        title = "Scheduler, channels, JoinSet / JoinMap" + (
-            " — contended (one nice-19 busy thread)" if mode == "contended" else "")
-        out.append(f"### {title}\n\n" + md_table(header, rows))
+                header += [f"{v} (glibc)", f"weft / {v}"]
+            title = "Scheduler, channels, JoinSet / JoinMap: ns per unit, median (min..max)" + (
+                " — contended (one nice-19 busy thread)" if mode == "contended" else "")
+            out.append(f"### {title}\n\n" + md_table(header, rows))
 
         lat_rows = []
         for n, cs in (("wake_latency", ["p50_ns", "p99_ns", "p999_ns", "max_ns"]),
                       ("starvation", ["p50_ns", "p99_ns", "max_ns"])):
             for c in cs:
-                w, t = counter(mode, "weft", n, c), counter(mode, "tokio", n, c)
-                if w is None and t is None:
-                    continue
-                row = [f"{n} {c[:-3]}", cell(w), cell(t), ratio(w, t)]
+                row = [f"{n} {c[:-3]}"]
+                for _, w, t, _u in PAIRS:
+                    wv, tv = counter(mode, w, n, c), counter(mode, t, n, c)
+                    row += [cell(wv), cell(tv), ratio(wv, tv)]
                 for v in extra:
-                    row += [cell(counter(mode, v, n, c)), ratio(w, counter(mode, v, n, c))]
-                lat_rows.append(row)
+                    row += [cell(counter(mode, v, n, c)), ratio(counter(mode, "weft", n, c), counter(mode, v, n, c))]
+                if any(x != "–" for x in row[1:]):
+                    lat_rows.append(row)
         if lat_rows:
-            header = ["latency (ns)", "weft (min..max)", "tokio (min..max)", "weft / tokio"]
+            header = ["latency (ns)"]
+            for alloc, *_ in PAIRS:
+                header += [f"weft, {alloc}", f"tokio, {alloc}", f"weft / tokio ({alloc})"]
             for v in extra:
-                header += [f"{v}", f"weft / {v}"]
+                header += [f"{v} (glibc)", f"weft / {v}"]
             title = "Latency under load" + (" — contended" if mode == "contended" else "")
-            out.append(f"### {title}\n\nMedian over runs of each run's percentile.\n\n" + md_table(header, lat_rows))
+            out.append(f"### {title}\n\nMedian over runs of each run's percentile (min..max over runs).\n\n"
+                       + md_table(header, lat_rows))
 
-    sm_rows = []
-    for kind in SM_KINDS:
-        for span in ("whole", "read"):
-            for n in SIZES:
-                vals = {i: per_unit("normal", "weft" if i in SM_WEFT else "tokio", sm(kind, i, span, n))
-                        for i in SM_WEFT + SM_PEERS}
-                if all(v is None for v in vals.values()):
-                    continue
-                sm_rows.append([f"{kind} {span}", f"{n:,}"] + [cell(vals[i]) for i in SM_WEFT + SM_PEERS] + [
-                    ratio(vals["ready_set"], vals["vec_scan"]), ratio(vals["ready_set"], vals["tokio_stream"]),
-                    ratio(vals["ready_set"], vals["select_all"])])
-    churn = {i: per_unit("normal", "weft" if i in SM_WEFT else "tokio", f"streammap_churn/{i}/read/N:4096")
-             for i in SM_WEFT + ["tokio_stream"]}
-    if any(v is not None for v in churn.values()):
-        sm_rows.append(["churn read (per op)", "4,096", cell(churn["vec_scan"]), cell(churn["ready_set"]),
-                        cell(churn["tokio_stream"]), "–", ratio(churn["ready_set"], churn["vec_scan"]),
-                        ratio(churn["ready_set"], churn["tokio_stream"]), "–"])
-    if sm_rows:
-        header = ["StreamMap workload (ns per item)", "N", "weft vec_scan", "weft ready_set", "tokio-stream",
-                  "futures SelectAll", "ready / vec", "ready / tokio-stream", "ready / SelectAll"]
-        out.append("### StreamMap\n\n" + md_table(header, sm_rows))
+    for alloc, w, t, _u in PAIRS:
+        sm_rows = []
+        for kind in SM_KINDS:
+            for span in ("whole", "read"):
+                for n in SIZES:
+                    vals = {i: per_unit("normal", w if i in SM_WEFT else t, sm(kind, i, span, n))
+                            for i in SM_WEFT + SM_PEERS}
+                    if all(v is None for v in vals.values()):
+                        continue
+                    sm_rows.append([f"{kind} {span}", f"{n:,}"] + [cell(vals[i]) for i in SM_WEFT + SM_PEERS] + [
+                        ratio(vals["ready_set"], vals["vec_scan"]), ratio(vals["ready_set"], vals["tokio_stream"]),
+                        ratio(vals["ready_set"], vals["select_all"])])
+        churn = {i: per_unit("normal", w if i in SM_WEFT else t, f"streammap_churn/{i}/read/N:4096")
+                 for i in SM_WEFT + ["tokio_stream"]}
+        if any(v is not None for v in churn.values()):
+            sm_rows.append(["churn read (per op)", "4,096", cell(churn["vec_scan"]), cell(churn["ready_set"]),
+                            cell(churn["tokio_stream"]), "–", ratio(churn["ready_set"], churn["vec_scan"]),
+                            ratio(churn["ready_set"], churn["tokio_stream"]), "–"])
+        if sm_rows:
+            header = ["StreamMap workload (ns per item)", "N", "weft VecStreamMap", "weft ReadyStreamMap",
+                      "tokio-stream StreamMap", "futures SelectAll", "ready / vec", "ready / tokio-stream",
+                      "ready / SelectAll"]
+            out.append(f"### StreamMap, {alloc} on both sides\n\n" + md_table(header, sm_rows))
     return "\n\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,latency")
+    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency")
     ap.add_argument("--rounds-scale", type=float, default=1.0)
     ap.add_argument("--contended", action="store_true", help="also run the sched and latency groups contended")
     ap.add_argument("--variant", action="append", default=[], help="LABEL=PATH of another weft bench binary")

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../support.hpp"
 #include "weft/weft.hpp"
@@ -192,6 +193,31 @@ TEST(Spawn, thread_callbacks_and_names) {
   }
   EXPECT_EQ(started.load(), 2);
   EXPECT_EQ(stopped.load(), 2);
+}
+
+TEST(Spawn, join_error_message_is_formatted_once_and_safely_from_many_threads) {
+  Runtime rt(mt());
+  auto r = rt.block_on([]() -> Task<weft::JoinResult<int>> {
+    auto h = weft::spawn(throws());
+    co_return co_await h.result();
+  }());
+  ASSERT_FALSE(r.has_value());
+  const JoinError original = r.error();
+  const std::string expected = "weft::JoinError: task " + std::to_string(original.id().value) +
+                               ": task threw an exception: boom";
+  for (int round = 0; round < 20; ++round) {
+    JoinError e = original;  // a copy formats its own message
+    std::vector<const char*> seen(4);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < 4; ++i) ts.emplace_back([&, i] { seen[i] = e.what(); });
+    for (auto& t : ts) t.join();
+    for (const char* m : seen) {
+      EXPECT_EQ(m, seen[0]) << "every caller gets the one formatted string";
+      EXPECT_EQ(std::string(m), expected);
+    }
+    JoinError moved = std::move(e);
+    EXPECT_EQ(std::string(moved.what()), expected);
+  }
 }
 
 TEST(Spawn, invalid_options_are_rejected) {

@@ -13,6 +13,9 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_stream::StreamMap;
 
+#[cfg(feature = "mimalloc")]
+mod mimalloc;
+
 const WORKERS: usize = 2;
 
 // ---- the harness ----

@@ -2,6 +2,7 @@
 // JoinError and JoinResult<T>: how a spawned task's outcome is reported.
 // A task that threw yields a JoinError carrying the exception (is_panic); an aborted task,
 // or one whose runtime shut down before it finished, yields a JoinError with is_cancelled.
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
@@ -23,10 +24,11 @@ class JoinError : public std::exception {
  public:
   enum class Kind : std::uint8_t { cancelled, panic };
 
-  static JoinError cancelled(TaskId id, const char* why = "task was cancelled") {
+  /// `why` must be a string literal (or outlive every copy of the error).
+  static JoinError cancelled(TaskId id, const char* why = "task was cancelled") noexcept {
     return JoinError(Kind::cancelled, id, nullptr, why);
   }
-  static JoinError panic(TaskId id, std::exception_ptr e) {
+  static JoinError panic(TaskId id, std::exception_ptr e) noexcept {
     return JoinError(Kind::panic, id, std::move(e), "task threw an exception");
   }
 
@@ -40,26 +42,77 @@ class JoinError : public std::exception {
     if (!payload_) throw std::logic_error("weft::JoinError::resume_panic on a cancelled task");
     std::rethrow_exception(payload_);
   }
-  [[nodiscard]] const char* what() const noexcept override { return message_.c_str(); }
+  /// "weft::JoinError: task <id>: <why>[: <the exception's what()>]", formatted on the first
+  /// call (cancelling or failing a task costs no formatting; thread-safe).
+  [[nodiscard]] const char* what() const noexcept override {
+    // Acquire: pairs with the release CAS below, so the string's contents are visible.
+    if (const std::string* m = message_.load(std::memory_order_acquire)) return m->c_str();
+    std::string* fresh = nullptr;
+    try {
+      fresh = new std::string(format());
+    } catch (...) {
+      return why_;  // out of memory: the reason without the id
+    }
+    const std::string* expected = nullptr;
+    // AcqRel: release publishes our string; acquire (on failure) sees the winner's.
+    if (message_.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel, std::memory_order_acquire))
+      return fresh->c_str();
+    delete fresh;
+    return expected->c_str();
+  }
+
+  JoinError(const JoinError& o) noexcept : kind_(o.kind_), id_(o.id_), payload_(o.payload_), why_(o.why_) {}
+  JoinError& operator=(const JoinError& o) noexcept {
+    if (this != &o) {
+      kind_ = o.kind_;
+      id_ = o.id_;
+      payload_ = o.payload_;
+      why_ = o.why_;
+      // Relaxed: assignment needs exclusive access to *this anyway.
+      delete message_.exchange(nullptr, std::memory_order_relaxed);
+    }
+    return *this;
+  }
+  JoinError(JoinError&& o) noexcept
+      : kind_(o.kind_), id_(o.id_), payload_(std::move(o.payload_)), why_(o.why_),
+        // Relaxed: moving from `o` needs exclusive access to it anyway.
+        message_(o.message_.exchange(nullptr, std::memory_order_relaxed)) {}
+  JoinError& operator=(JoinError&& o) noexcept {
+    if (this != &o) {
+      kind_ = o.kind_;
+      id_ = o.id_;
+      payload_ = std::move(o.payload_);
+      why_ = o.why_;
+      // Relaxed: both objects are accessed exclusively here.
+      delete message_.exchange(o.message_.exchange(nullptr, std::memory_order_relaxed), std::memory_order_relaxed);
+    }
+    return *this;
+  }
+  ~JoinError() override { delete message_.load(std::memory_order_relaxed); }
 
  private:
-  JoinError(Kind kind, TaskId id, std::exception_ptr payload, const char* why)
-      : kind_(kind), id_(id), payload_(std::move(payload)) {
-    message_ = "weft::JoinError: task " + std::to_string(id.value) + ": " + why;
+  JoinError(Kind kind, TaskId id, std::exception_ptr payload, const char* why) noexcept
+      : kind_(kind), id_(id), payload_(std::move(payload)), why_(why) {}
+
+  std::string format() const {
+    std::string m = "weft::JoinError: task " + std::to_string(id_.value) + ": " + why_;
     if (payload_) {
       try {
         std::rethrow_exception(payload_);
       } catch (const std::exception& e) {
-        message_ += ": ";
-        message_ += e.what();
+        m += ": ";
+        m += e.what();
       } catch (...) {
       }
     }
+    return m;
   }
+
   Kind kind_;
   TaskId id_;
   std::exception_ptr payload_;
-  std::string message_;
+  const char* why_;  // a string literal
+  mutable std::atomic<const std::string*> message_{nullptr};  // what(), once formatted
 };
 
 /// The outcome of a task: its value, or a JoinError. T may be void.
