@@ -45,6 +45,8 @@ std::uint64_t next_task_id() noexcept {
 }
 void scheduler_ref_inc(Scheduler* s) noexcept { s->ref_inc(); }
 void scheduler_ref_dec(Scheduler* s) noexcept { s->ref_dec(); }
+void scheduler_task_ref_acquire(Scheduler* s) noexcept { s->task_ref_acquire(); }
+void scheduler_task_ref_release(Scheduler* s) noexcept { s->task_ref_release(); }
 void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
 void schedule_notified(Header* t) noexcept { t->sched->schedule(t); }
 void drop_task_ref(Header* t) noexcept {
@@ -93,6 +95,35 @@ void Scheduler::ref_inc() noexcept {
 void Scheduler::ref_dec() noexcept {
   // AcqRel: the last dropper sees every other holder's uses before deleting.
   if (refs_->fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+// The reference bank. Invariant: refs_ = Runtime + Handles + cells holding a reference +
+// the sum of the workers' ref_bank. A bank is only touched by its worker's thread (or by
+// shutdown after the workers stopped), so handing out and taking back needs no atomic; a
+// bank never goes below zero, so refs_ cannot reach zero while a cell or the Runtime
+// holds a reference. A cell's reference may come from one bank and go back to another, or
+// to refs_ directly (a cell freed on a non-worker thread): references are interchangeable.
+void Scheduler::task_ref_acquire() noexcept {
+  Worker* w = tls_worker;
+  if (w == nullptr || w->sched != this) return ref_inc();
+  if (w->ref_bank == 0) {
+    // Relaxed: made while a reference is held (the spawner's Handle or Runtime, or this
+    // running worker's scheduler, kept alive by the Runtime), as in ref_inc.
+    refs_->fetch_add(ref_bank_batch, std::memory_order_relaxed);
+    w->ref_bank = ref_bank_batch;
+  }
+  --w->ref_bank;
+}
+
+void Scheduler::task_ref_release() noexcept {
+  Worker* w = tls_worker;
+  if (w == nullptr || w->sched != this) return ref_dec();
+  if (++w->ref_bank > 2 * ref_bank_batch) {
+    w->ref_bank -= ref_bank_batch;
+    // Release: orders the cells' uses of the scheduler before a later final ref_dec's
+    // acquire. It cannot reach zero: this bank still holds ref_bank_batch references.
+    refs_->fetch_sub(ref_bank_batch, std::memory_order_release);
+  }
 }
 
 void Scheduler::start() {
@@ -466,6 +497,12 @@ void Scheduler::shutdown() {
     while (Header* t = inject_.pop()) drop(t);
     if (!any) break;
   }
+  // The workers have stopped: give back the references their banks hold. The Runtime still
+  // holds its own, so this cannot reach zero.
+  std::size_t banked = 0;
+  for (auto& w : workers_) banked += std::exchange(w->ref_bank, 0);
+  // Release: as in task_ref_release.
+  if (banked != 0) refs_->fetch_sub(banked, std::memory_order_release);
 }
 
 }  // namespace weft::detail

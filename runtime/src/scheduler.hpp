@@ -57,6 +57,8 @@ inline constexpr std::size_t inject_batch = 32;
 /// nothing, and starts over once it runs a task).
 inline constexpr std::chrono::microseconds rescue_interval{1000};
 inline constexpr unsigned max_rescue_backoff = 4;  // 1 ms << 4 = 16 ms
+/// Scheduler references a worker's bank takes from (or returns to) the shared count at once.
+inline constexpr std::size_t ref_bank_batch = 64;
 
 class Scheduler;
 
@@ -118,6 +120,10 @@ struct Worker {
   std::uint64_t rng;
   std::vector<std::uint32_t> seen_ticks;  // other workers' ticks at our last rescue look
   unsigned rescue_backoff = 0;
+  // Scheduler references this worker holds on behalf of task cells (Scheduler::
+  // task_ref_acquire): counted in Scheduler::refs_, handed out and taken back without
+  // atomics. Owner-only; returned by shutdown after the workers stopped.
+  std::size_t ref_bank = 0;
   Parker parker;
   std::thread thread;
 
@@ -136,6 +142,12 @@ class Scheduler {
 
   void ref_inc() noexcept;
   void ref_dec() noexcept;
+  /// A task cell's reference: from the current worker's bank if this thread is one of our
+  /// workers (refilled ref_bank_batch at a time with one atomic add), else ref_inc.
+  void task_ref_acquire() noexcept;
+  /// Gives a task cell's reference back: to the current worker's bank if this thread is one
+  /// of our workers (a bank above 2 x ref_bank_batch returns a batch atomically), else ref_dec.
+  void task_ref_release() noexcept;
 
   void start();
   void spawn(Header* t);

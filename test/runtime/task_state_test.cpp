@@ -96,6 +96,25 @@ TEST(TaskState, drop_join_interest_before_completion_clears_waker_bit) {
   EXPECT_FALSE(s.load().join_waker());
 }
 
+TEST(TaskState, drop_join_handle_fast_only_when_incomplete_without_waker) {
+  TaskState fresh;  // the common case: a handle dropped right after spawn
+  EXPECT_TRUE(fresh.drop_join_handle_fast());
+  EXPECT_FALSE(fresh.load().join_interest());
+  EXPECT_EQ(fresh.load().refs(), 2u);
+
+  TaskState with_waker;
+  ASSERT_EQ(with_waker.set_join_waker(), JoinOutcome::Success);
+  EXPECT_FALSE(with_waker.drop_join_handle_fast()) << "the handle must clear its waker field first";
+  EXPECT_TRUE(with_waker.load().join_interest());
+  EXPECT_EQ(with_waker.load().refs(), 3u);
+
+  TaskState done;
+  ASSERT_EQ(done.to_running(), RunOutcome::Success);
+  (void)done.to_complete();
+  EXPECT_FALSE(done.drop_join_handle_fast()) << "the handle owns the output: slow path";
+  EXPECT_EQ(done.load().refs(), 3u);
+}
+
 TEST(TaskState, shutdown_takes_idle_and_notified_tasks_but_not_running_ones) {
   TaskState queued;
   EXPECT_TRUE(queued.to_shutdown());

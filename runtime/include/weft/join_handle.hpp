@@ -104,6 +104,10 @@ class [[nodiscard]] JoinHandle {
   }
   void release() noexcept {
     if (!cell_) return;
+    if (cell_->state.drop_join_handle_fast()) {  // not complete, no waker: one step
+      cell_ = nullptr;
+      return;
+    }
     if (cell_->state.drop_join_interest() == detail::JoinOutcome::Complete) {
       cell_->output.reset();  // R2: the output is ours; free it now.
     } else {

@@ -61,6 +61,11 @@ struct Header : QueueLink {
 std::uint64_t next_task_id() noexcept;
 void scheduler_ref_inc(Scheduler*) noexcept;
 void scheduler_ref_dec(Scheduler*) noexcept;
+/// The scheduler reference a task cell holds: taken from / given back to the current
+/// worker's reference bank when on one of the scheduler's workers (no shared atomic), else
+/// scheduler_ref_inc / _dec. See Scheduler::task_ref_acquire.
+void scheduler_task_ref_acquire(Scheduler*) noexcept;
+void scheduler_task_ref_release(Scheduler*) noexcept;
 /// Registers a new task with its scheduler and schedules it; if the runtime has shut down,
 /// completes it at once as cancelled.
 void scheduler_spawn(Scheduler*, Header*);
@@ -74,7 +79,7 @@ extern const WakerVTable task_waker_vtable;
 
 inline Header::Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept
     : vtable(vt), sched(s), id{next_task_id()}, root(r) {
-  scheduler_ref_inc(s);
+  scheduler_task_ref_acquire(s);
 }
 
 template <class T>
@@ -123,7 +128,7 @@ struct Cell final : Header {
     const std::size_t block = trailer->block_size;
     c->~Cell();
     frame_free(c, block);
-    scheduler_ref_dec(s);
+    scheduler_task_ref_release(s);
   }
   static constexpr TaskVTable vtable_of{&store_output, &cancel, &drop_output, &dealloc};
 };

@@ -42,6 +42,8 @@
 //                        it); drop_join_interest: !COMPLETE -> -JOIN_INTEREST -JOIN_WAKER
 //                        (the handle then clears the field itself). Each fails once
 //                        COMPLETE is set, and the handle then owns the output.
+//                        drop_join_handle_fast: !COMPLETE & !JOIN_WAKER -> -JOIN_INTEREST
+//                        -REF_ONE in one step (the handle's whole drop); else no change.
 //
 // Memory orders: every successful transition is acq_rel, so what the runner wrote to the
 // frame and the output before T2/T3 is visible to whoever observes the new state with
@@ -194,6 +196,22 @@ class TaskState {
   }
   JoinOutcome drop_join_interest() noexcept {
     return join_update([](Snapshot& s) { s.bits &= ~(JOIN_INTEREST | JOIN_WAKER); });
+  }
+  /// T7 fast path (tokio's drop_join_handle_fast): a JoinHandle dropped while the task is
+  /// not complete and no join waker is set drops its interest and its reference in one step.
+  /// Not the last reference: an incomplete task's owned-list reference is still held. False
+  /// (nothing changed) when the slow path (drop_join_interest, then ref_dec) is needed.
+  [[nodiscard]] bool drop_join_handle_fast() noexcept {
+    bool done = false;
+    update([&](Snapshot& s) {
+      assert(s.join_interest());
+      if (s.complete() || s.join_waker()) return false;
+      assert(s.refs() >= 2);
+      s.bits = (s.bits & ~JOIN_INTEREST) - REF_ONE;
+      done = true;
+      return true;
+    });
+    return done;
   }
 
   void ref_inc() noexcept {
