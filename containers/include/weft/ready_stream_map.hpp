@@ -3,15 +3,21 @@
 //
 // Each entry gets its own waker (detail/ready_queue.hpp). Waking it sets the entry's
 // `queued` flag and, only on the false->true edge, pushes the entry onto a lock-free ready
-// queue (wakes come from any thread) and wakes the map's task. poll_next pops ready entries
-// and polls only those streams. An entry that yielded an item goes back to the tail of the
-// ready queue (it may have more), so a busy stream cannot starve the others; a poll handles
-// at most `poll_budget` ready entries, then the map yields (waking itself), so a stream that
-// keeps waking itself cannot monopolize the task. A new entry starts ready.
+// queue (wakes come from any thread) and wakes the map's task. The map also keeps a local
+// run list (owner only, no atomics) of entries it knows to be ready: new entries, and
+// entries that just yielded an item (they may have more). poll_next moves what the shared
+// queue holds to the back of the run list, then polls entries from its front, so an entry
+// that yielded goes behind the others that were ready and a busy stream cannot starve
+// them. A poll handles at most `poll_budget` entries that turn out pending, then the map
+// yields (waking itself), so streams that keep waking themselves cannot monopolize the task;
+// finished and removed entries do not count.
+// An entry in the run list keeps `queued` set while it waits (a wake then does nothing: it
+// will be polled anyway); the flag is cleared just before its stream is polled, so a wake
+// during or after the poll queues it again.
 //
-// Complexity: insert, remove, contains_key O(1) expected (a hash index from key to slot, a
-// free list of slots); poll_next O(1) per ready entry, independent of the number of
-// streams; iteration O(slots).
+// Complexity: insert, remove, contains_key O(1) expected (a flat hash index from key to
+// slot, detail/flat_index.hpp, and a free list of slots); poll_next O(1) per ready entry,
+// independent of the number of streams; iteration O(slots).
 // Safety: an entry's waker may outlive the entry and the map (a channel sender holding it
 // after remove, clear or the map's destruction); waking it then does nothing visible.
 // Removing and re-inserting a key creates a new entry: wakes of the old one never cause an
@@ -22,10 +28,10 @@
 #include <functional>
 #include <optional>
 #include <ranges>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "weft/detail/flat_index.hpp"
 #include "weft/detail/projection_range.hpp"
 #include "weft/detail/ready_queue.hpp"
 #include "weft/stream/stream.hpp"
@@ -36,8 +42,9 @@ template <class K, Stream S, class Hash = std::hash<K>, class KeyEqual = std::eq
 class ReadyStreamMap {
   struct Entry final : detail::ReadyEntry {
     Entry(detail::ReadyShared* s, std::uint32_t i) : ReadyEntry(s), slot(i) {}
-    std::uint32_t slot;    // owner only
-    bool removed = false;  // owner only
+    std::uint32_t slot;         // owner only
+    bool removed = false;       // owner only
+    Entry* next_run = nullptr;  // owner only: the run list's link
   };
   struct Slot {
     std::optional<std::pair<K, S>> kv;
@@ -47,7 +54,7 @@ class ReadyStreamMap {
 
  public:
   using Item = std::pair<K, stream_item_t<S>>;
-  /// Ready entries handled per poll_next before the map yields.
+  /// Pending entries polled per poll_next before the map yields.
   static constexpr int poll_budget = 64;
 
   ReadyStreamMap() : shared_(new detail::ReadyShared) {}
@@ -68,7 +75,9 @@ class ReadyStreamMap {
       : shared_(std::exchange(o.shared_, nullptr)),
         slots_(std::move(o.slots_)),
         free_(std::move(o.free_)),
-        index_(std::move(o.index_)) {}
+        index_(std::move(o.index_)),
+        run_head_(std::exchange(o.run_head_, nullptr)),
+        run_tail_(std::exchange(o.run_tail_, nullptr)) {}
   ReadyStreamMap& operator=(ReadyStreamMap&& o) noexcept {
     if (this != &o) {
       destroy();
@@ -76,6 +85,8 @@ class ReadyStreamMap {
       slots_ = std::move(o.slots_);
       free_ = std::move(o.free_);
       index_ = std::move(o.index_);
+      run_head_ = std::exchange(o.run_head_, nullptr);
+      run_tail_ = std::exchange(o.run_tail_, nullptr);
     }
     return *this;
   }
@@ -87,20 +98,22 @@ class ReadyStreamMap {
 
   /// Inserts; a stream already under `key` is replaced and returned. O(1) expected.
   std::optional<S> insert(K key, S stream) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      Slot& sl = slots_[it->second];
+    const std::uint32_t h = hash_of(key);
+    const std::uint32_t found = index_.find(h, is_key(key));
+    if (found != detail::FlatIndex::none) {
+      Slot& sl = slots_[found];
       std::optional<S> old(std::move(sl.kv->second));
       sl.kv->second = std::move(stream);
       // A fresh entry (and waker) for the new stream; the old one is retired.
       retire(sl.entry);
-      sl.entry = new_entry(it->second);
+      sl.entry = new_entry(found);
       return old;
     }
+    index_.reserve(index_.size() + 1);  // may throw: before anything changes
     std::uint32_t i = alloc_slot();
-    slots_[i].kv.emplace(key, std::move(stream));
+    slots_[i].kv.emplace(std::move(key), std::move(stream));
     slots_[i].entry = new_entry(i);
-    index_.emplace(std::move(key), i);
+    index_.insert(h, i);
     return std::nullopt;
   }
   template <std::ranges::input_range R>
@@ -111,17 +124,15 @@ class ReadyStreamMap {
   /// Removes the stream under `key` (heterogeneous with transparent Hash and KeyEqual).
   template <class Q>
   std::optional<S> remove(const Q& key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return std::nullopt;
-    std::uint32_t i = it->second;
-    index_.erase(it);
+    const std::uint32_t i = index_.erase(hash_of(key), is_key(key));
+    if (i == detail::FlatIndex::none) return std::nullopt;
     std::optional<S> out(std::move(slots_[i].kv->second));
     free_slot(i);
     return out;
   }
   template <class Q>
   [[nodiscard]] bool contains_key(const Q& key) const {
-    return index_.find(key) != index_.end();
+    return index_.find(hash_of(key), is_key(key)) != detail::FlatIndex::none;
   }
   void clear() {
     index_.clear();
@@ -146,52 +157,97 @@ class ReadyStreamMap {
   [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
-    // Register first: a wake after this point re-polls the map.
-    shared_->waker.register_waker(cx.waker());
-    for (int n = 0; n < poll_budget; ++n) {
-      detail::QueueLink* l = shared_->ready.pop();
-      if (l == nullptr) break;
-      auto* e = static_cast<Entry*>(static_cast<detail::ReadyEntry*>(l));
-      e->dequeued();
-      if (e->removed) {
-        e->ref_dec();  // the queue's reference
+    bool registered = false;
+    int pending_polls = 0;
+    for (;;) {
+      take_shared();
+      Entry* e = run_head_;
+      if (e == nullptr) {
+        if (empty()) return std::optional<Item>();
+        if (registered) return pending;
+        // Register, then look at the shared queue once more: a wake after the
+        // registration re-polls the map; one before it left its entry in the queue.
+        shared_->waker.register_waker(cx.waker());
+        registered = true;
         continue;
       }
+      run_head_ = e->next_run;
+      if (run_head_ == nullptr) run_tail_ = nullptr;
+      if (e->removed) {
+        e->ref_dec();  // the run list's reference
+        continue;
+      }
+      if (pending_polls == poll_budget) {
+        // Budget spent: put it back and yield. (The wake also covers entries still queued.)
+        push_front_run(e);
+        cx.waker().wake_by_ref();
+        return pending;
+      }
+      e->dequeued();  // from here on a wake queues it again (through the shared queue)
       Slot& sl = slots_[e->slot];
       WakerRef w(&detail::ReadyEntry::vtable, e);
       Context ecx(w.get());
       auto p = sl.kv->second.poll_next(ecx);
-      e->ref_dec();  // the queue's reference; the slot's keeps the entry alive
-      if (p.is_pending()) continue;  // its waker re-queues it when it has more
+      if (p.is_pending()) {
+        e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
+        ++pending_polls;
+        continue;
+      }
       auto v = std::move(p).take();
       if (v) {
-        e->requeue();  // it may have more: back of the queue, behind the others
+        // It may have more: to the back of the run list, keeping its reference, unless a
+        // wake during the poll already queued it (with a reference of its own).
+        if (e->try_requeue_owned()) push_back_run(e);
+        else e->ref_dec();
         return std::optional<Item>(Item(sl.kv->first, std::move(*v)));
       }
       // Finished: dropped without telling the user (as the baseline does).
-      index_.erase(sl.kv->first);
-      free_slot(e->slot);
+      const std::uint32_t i = e->slot;
+      index_.erase(hash_of(sl.kv->first), [i](std::uint32_t j) { return j == i; });
+      free_slot(i, /*the run list's reference too*/ 1);
     }
-    if (empty()) return std::optional<Item>();
-    if (!shared_->ready.is_empty()) cx.waker().wake_by_ref();  // budget spent: yield
-    return pending;
   }
 
  private:
   void destroy() noexcept {
     if (!shared_) return;
     clear();
+    while (Entry* e = run_head_) {
+      run_head_ = e->next_run;
+      e->ref_dec();  // the run list's reference
+    }
+    run_tail_ = nullptr;
     detail::ReadyEntry::close(shared_);
     shared_ = nullptr;
   }
   Entry* new_entry(std::uint32_t i) {
     auto* e = new Entry(shared_, i);
-    e->requeue();  // a new entry starts ready
+    e->start_queued_owned();  // a new entry starts ready: in the run list
+    push_back_run(e);
     return e;
   }
-  void retire(Entry* e) noexcept {
+  // Moves the shared queue's entries (and their references) to the back of the run list.
+  void take_shared() noexcept {
+    // The map is the queue's only consumer until destroy() closes it (ready_queue.hpp).
+    while (detail::QueueLink* l = shared_->ready.pop_exclusive())
+      push_back_run(static_cast<Entry*>(static_cast<detail::ReadyEntry*>(l)));
+  }
+  void push_back_run(Entry* e) noexcept {
+    e->next_run = nullptr;
+    if (run_tail_) run_tail_->next_run = e;
+    else run_head_ = e;
+    run_tail_ = e;
+  }
+  void push_front_run(Entry* e) noexcept {
+    e->next_run = run_head_;
+    run_head_ = e;
+    if (!run_tail_) run_tail_ = e;
+  }
+  void retire(Entry* e, std::size_t extra_refs = 0) noexcept {
     e->removed = true;
-    e->ref_dec();  // the slot's reference; the queue and stale wakers may still hold it
+    // The slot's reference (and the caller's, if any); the queue and stale wakers may still
+    // hold it.
+    e->ref_dec(1 + extra_refs);
   }
   std::uint32_t alloc_slot() {
     if (!free_.empty()) {
@@ -202,10 +258,10 @@ class ReadyStreamMap {
     slots_.emplace_back();
     return static_cast<std::uint32_t>(slots_.size() - 1);
   }
-  void free_slot(std::uint32_t i) {
+  void free_slot(std::uint32_t i, std::size_t extra_refs = 0) {
     Slot& sl = slots_[i];
     sl.kv.reset();  // destroys the stream (which may drop wakers of this entry)
-    retire(sl.entry);
+    retire(sl.entry, extra_refs);
     sl.entry = nullptr;
     free_.push_back(i);
   }
@@ -213,7 +269,18 @@ class ReadyStreamMap {
   detail::ReadyShared* shared_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
-  std::unordered_map<K, std::uint32_t, Hash, KeyEqual> index_;
+  template <class Q>
+  static std::uint32_t hash_of(const Q& key) {
+    return detail::FlatIndex::mix(Hash{}(key));
+  }
+  template <class Q>
+  auto is_key(const Q& key) const {
+    return [this, &key](std::uint32_t i) { return KeyEqual{}(slots_[i].kv->first, key); };
+  }
+
+  detail::FlatIndex index_;
+  Entry* run_head_ = nullptr;  // the run list: entries known ready, each with a reference
+  Entry* run_tail_ = nullptr;
 };
 
 /// The StreamMap of weft: the ready-set variant.

@@ -86,8 +86,18 @@ class JoinCore {
   /// The next completed entry's payload, id and result, or nothing if none is ready now.
   /// With a context: registers it to be woken when one completes.
   std::optional<Completed> pop_ready(Context* cx) {
-    if (cx) shared_->waker.register_waker(cx->waker());
-    while (QueueLink* l = shared_->ready.pop()) {
+    bool registered = false;
+    for (;;) {
+      // The set is the queue's only consumer until it closes it (ready_queue.hpp).
+      QueueLink* l = shared_->ready.pop_exclusive();
+      if (l == nullptr) {
+        if (cx == nullptr || registered) return std::nullopt;
+        // Register, then look once more: a completion after the registration wakes us;
+        // one before it left its entry in the queue.
+        shared_->waker.register_waker(cx->waker());
+        registered = true;
+        continue;
+      }
       auto* e = static_cast<Entry*>(static_cast<ReadyEntry*>(l));
       e->dequeued();
       if (e->removed) {
@@ -103,7 +113,6 @@ class JoinCore {
       remove(e);
       return out;
     }
-    return std::nullopt;
   }
 
  private:

@@ -6,8 +6,9 @@
 // stream when it is polled).
 //
 // Entry references (`refs`): the owner's (while the container holds the entry), one per
-// waker clone, and the queue's (while queued). Fields of derived entries other than these
-// are touched only by the owner.
+// waker clone, and the queue's (while queued: in the shared queue, or in an owner-side run
+// list that holds entries known to be ready, see ReadyStreamMap). Fields of derived entries
+// other than these are touched only by the owner.
 //
 // ReadyShared (the queue and the owner's waker) is reference counted by the owner and by
 // every live entry, so a wake after the entry or the whole container is gone is safe and
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 
+#include "weft/detail/alloc.hpp"
 #include "weft/detail/fence.hpp"
 #include "weft/detail/link_queue.hpp"
 #include "weft/sync/atomic_waker.hpp"
@@ -43,14 +45,18 @@ struct ReadyShared {
 struct ReadyEntry : QueueLink {
   explicit ReadyEntry(ReadyShared* s) noexcept : shared(s) { s->ref_inc(); }
   virtual ~ReadyEntry() { shared->ref_dec(); }
+  // Entries are weft's own nodes: from the allocator chosen by WEFT_ALLOCATOR (the sized
+  // delete gets the derived entry's size through the virtual destructor).
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
   std::atomic<std::size_t> refs{1};  // the owner's
   std::atomic<bool> queued{false};
   ReadyShared* shared;
 
   void ref_inc() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }  // from a live ref
-  void ref_dec() noexcept {
+  void ref_dec(std::size_t n = 1) noexcept {
     // AcqRel: the last holder sees all uses of the entry before deleting it.
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    if (refs.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
   }
 
   // The false -> true edge of `queued` pushes the entry (with a queue reference) and wakes
@@ -60,6 +66,21 @@ struct ReadyEntry : QueueLink {
   }
   // Owner only: puts the entry (back) at the tail without waking the owner.
   void requeue() noexcept { (void)enqueue(); }
+  // Owner only, for a brand-new entry that starts in the owner's own run list: marks it
+  // queued and gives the run list a reference (no other thread can see it yet).
+  void start_queued_owned() noexcept {
+    // Relaxed: the entry is not shared yet; whatever publishes it orders these.
+    queued.store(true, std::memory_order_relaxed);
+    refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Owner only, after dequeued() and a poll that yielded an item: marks the entry queued
+  // again so that it can go back to the owner's run list with the reference it already
+  // holds. False if a wake queued it meanwhile (it is in the shared queue, with a reference
+  // of its own): the caller then drops its reference instead.
+  bool try_requeue_owned() noexcept {
+    // AcqRel: as enqueue() (acquire pairs with dequeued()'s release store).
+    return !queued.exchange(true, std::memory_order_acq_rel);
+  }
   // Owner only, after popping it: a later wake pushes it again.
   void dequeued() noexcept {
     // Release: pairs with the acquire exchange in enqueue().

@@ -71,6 +71,17 @@ class LinkQueue {
     return n;
   }
 
+  /// pop() for a queue whose consumer is a single thread by construction (the owner of a
+  /// JoinSet or StreamMap): the same, without taking the consumer lock. The caller must
+  /// guarantee that no other thread pops concurrently (pop, pop_batch or this).
+  QueueLink* pop_exclusive() noexcept {
+    if (is_empty()) return nullptr;
+    QueueLink* t = pop_one();
+    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
+    head_hint_->store(head_, std::memory_order_release);
+    return t;
+  }
+
   [[nodiscard]] bool is_empty() const noexcept {
     // Acquire: pairs with the producers' exchange in link() and the consumer's store of the
     // hint. A producer between its exchange and its link store makes this "not empty"
@@ -89,7 +100,7 @@ class LinkQueue {
     prev->queue_next.store(first, std::memory_order_release);
   }
 
-  // Consumer only (pop_mu_ held).
+  // Consumer only (pop_mu_ held, or the caller of pop_exclusive).
   QueueLink* pop_one() noexcept {
     QueueLink* head = head_;
     // Acquire: pairs with link()'s release store.
@@ -131,7 +142,7 @@ class LinkQueue {
 
   cache_padded<std::atomic<QueueLink*>> tail_;   // written by producers (exchange)
   cache_padded<std::atomic<QueueLink*>> head_hint_;  // head_, as of the last pop_batch
-  QueueLink* head_;                               // consumer only, guarded by pop_mu_
+  QueueLink* head_;                               // consumer only (pop_mu_, or pop_exclusive)
   QueueLink stub_;
   std::mutex pop_mu_;                             // taken with try_lock by consuming workers
 };
