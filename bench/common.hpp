@@ -50,11 +50,10 @@ void measure(benchmark::State& state, bool& warmed, double units, F&& once) {
 }
 
 /// As measure, for workloads that time their own span inside the runtime: `once` returns the
-/// seconds it measured (register with WEFT_BENCHMARK_MANUAL).
+/// seconds it measured (register with WEFT_BENCHMARK_MANUAL). One untimed warm-up run.
 template <class F>
 void measure_manual(benchmark::State& state, bool& warmed, double units, F&& once) {
-  if (!warmed) {
-    (void)once();
+  if (!warmed) {  // one warm-up run (these workloads build large maps)
     (void)once();
     warmed = true;
   }

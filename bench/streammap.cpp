@@ -4,7 +4,9 @@
 // and times its own span there, in one of two ways:
 //   whole  building the map (N new channels inserted), filling it and draining it: what a
 //          user pays for a map;
-//   read   only the reading (and, for one_active, the producer), the map built untimed.
+//   read   only the reading (and, for one_active, the producer), the map built untimed
+//          (and, for one_active, polled once untimed, so that every stream has registered
+//          its waker: the steady state).
 // Workloads:
 //   streammap_one_active: a producer task sends M items into stream N/2 (yielding every 64);
 //     the consumer reads M items and checks key and order. M = 20,000 (2,000 at N = 4,096,
@@ -14,6 +16,8 @@
 //     read until the map ends, checking each (key, item). Per item.
 //   streammap_churn (N = 4,096; read span only): remove a random key, insert a new key with
 //     a one-item stream, read that item; 1,000 operations. Per operation.
+//   streammap_insert (N = 65,536): the N channels created untimed, then a new map is timed
+//     while all N receivers are inserted. Per insert.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -62,7 +66,14 @@ weft::Task<double> one_active(std::uint64_t n, bool whole) {
     if (k == key) active.emplace(std::move(tx));
     else idle.push_back(std::move(tx));
   }
-  if (!whole) t0 = Clock::now();
+  if (!whole) {
+    // The read span starts from a map whose streams have all been polled once (a new
+    // stream starts ready; its first poll registers its waker): poll it once, untimed.
+    weft::coop::BudgetScope unconstrained(-1);  // one poll visits every stream
+    weft::Context noop{weft::Waker()};
+    check(map.poll_next(noop).is_pending());
+    t0 = Clock::now();
+  }
   auto producer = weft::spawn(produce(std::move(*active), m));
   for (std::uint64_t i = 0; i < m; ++i) {
     auto item = co_await weft::next(map);
@@ -121,6 +132,25 @@ weft::Task<double> churn() {
   co_return s;
 }
 
+template <class Map>
+weft::Task<double> insert_all(std::uint64_t n) {
+  std::vector<Rx> rxs;
+  std::vector<Tx> txs;
+  rxs.reserve(n);
+  txs.reserve(n);
+  for (std::uint64_t k = 0; k < n; ++k) {
+    auto [tx, rx] = weft::mpsc::unbounded_channel<std::uint64_t>();
+    rxs.push_back(std::move(rx));
+    txs.push_back(std::move(tx));
+  }
+  auto t0 = Clock::now();
+  Map map;
+  for (std::uint64_t k = 0; k < n; ++k) map.insert(k, std::move(rxs[k]));
+  double s = weft_bench::seconds_since(t0);
+  check(map.size() == n);
+  co_return s;
+}
+
 template <class Map, bool Whole>
 void bench_one_active(benchmark::State& state) {
   static std::map<std::uint64_t, bool> warmed;
@@ -134,6 +164,12 @@ void bench_all_active(benchmark::State& state) {
   const auto n = static_cast<std::uint64_t>(state.range(0));
   weft_bench::measure_manual(state, warmed[n], double(n),
                              [n] { return weft_bench::runtime().block_on(all_active<Map>(n, Whole)); });
+}
+template <class Map>
+void bench_insert(benchmark::State& state) {
+  static bool warmed = false;
+  constexpr std::uint64_t n = 65'536;
+  weft_bench::measure_manual(state, warmed, double(n), [] { return weft_bench::runtime().block_on(insert_all<Map>(n)); });
 }
 template <class Map>
 void bench_churn(benchmark::State& state) {
@@ -159,3 +195,5 @@ WEFT_STREAMMAP(all_active, VecMap, vec_scan/read, false);
 WEFT_STREAMMAP(all_active, ReadyMap, ready_set/read, false);
 WEFT_BENCHMARK_MANUAL(bench_churn<VecMap>)->Name("streammap_churn/vec_scan/read/N:4096");
 WEFT_BENCHMARK_MANUAL(bench_churn<ReadyMap>)->Name("streammap_churn/ready_set/read/N:4096");
+WEFT_BENCHMARK_MANUAL(bench_insert<VecMap>)->Name("streammap_insert/vec_scan/N:65536");
+WEFT_BENCHMARK_MANUAL(bench_insert<ReadyMap>)->Name("streammap_insert/ready_set/N:65536");

@@ -58,7 +58,8 @@ def sm(kind, impl, span, n):
 def streammap_names(impls, sizes):
     names = [sm(k, i, s, n) for k in SM_KINDS for i in impls for s in ("whole", "read") for n in sizes]
     churn = [f"streammap_churn/{i}/read/N:4096" for i in impls if i != "select_all" and 4096 in sizes]
-    return names + churn
+    insert = [f"streammap_insert/{i}/N:65536" for i in impls if 65536 in sizes]
+    return names + churn + insert
 
 
 # group -> (rounds, reps per round, {runtime label: [benchmark names]})
@@ -265,6 +266,12 @@ def report(results, variants):
                         ratio(vals["ready_set"], vals["select_all"])])
         churn = {i: per_unit("normal", w if i in SM_WEFT else t, f"streammap_churn/{i}/read/N:4096")
                  for i in SM_WEFT + ["tokio_stream"]}
+        ins = {i: per_unit("normal", w if i in SM_WEFT else t, f"streammap_insert/{i}/N:65536")
+               for i in SM_WEFT + SM_PEERS}
+        if any(v is not None for v in ins.values()):
+            sm_rows.append(["insert (per insert, building the map)", "65,536"] + [cell(ins[i]) for i in SM_WEFT + SM_PEERS]
+                           + [ratio(ins["ready_set"], ins["vec_scan"]), ratio(ins["ready_set"], ins["tokio_stream"]),
+                              ratio(ins["ready_set"], ins["select_all"])])
         if any(v is not None for v in churn.values()):
             sm_rows.append(["churn read (per op)", "4,096", cell(churn["vec_scan"]), cell(churn["ready_set"]),
                             cell(churn["tokio_stream"]), "–", ratio(churn["ready_set"], churn["vec_scan"]),

@@ -256,6 +256,73 @@ TYPED_TEST(StreamMapTest, every_pending_stream_is_polled_once_when_nothing_is_re
   for (auto& p : probes) EXPECT_EQ(*p.polls, 1);
 }
 
+// Outside a task the cooperative budget is unconstrained: one poll goes through every
+// ready stream (no fixed cap), and a map whose streams all finished ends at once.
+TYPED_TEST(StreamMapTest, unconstrained_poll_drains_many_ready_streams_and_ends) {
+  using PMap = typename TypeParam::template map<int, Probe>;
+  constexpr int n = 1000;
+  PMap m;
+  std::vector<Probe> probes(n);
+  for (int i = 0; i < n; ++i) {
+    *probes[i].done = i % 2 == 0;  // half finished, half pending
+    m.insert(i, probes[i]);
+  }
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending()) << "one poll: the pending half registered";
+  EXPECT_FALSE(t.is_woken()) << "no budget yield outside a task";
+  EXPECT_EQ(t.get().size(), std::size_t(n / 2));
+  for (int i = 1; i < n; i += 2) {
+    EXPECT_EQ(*probes[i].polls, 1);
+    *probes[i].done = true;
+    probes[i].waker->wake_by_ref();
+  }
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready()) << "every stream finished: the map ends, it does not pend";
+  EXPECT_FALSE(p->has_value());
+}
+
+// A stream that wakes itself on every poll and never yields must not keep one poll_next
+// looping, even with an unconstrained budget.
+struct SelfWaking {
+  std::shared_ptr<int> polls = std::make_shared<int>(0);
+  weft::Poll<std::optional<int>> poll_next(weft::Context& cx) {
+    ++*polls;
+    cx.waker().wake_by_ref();
+    return weft::pending;
+  }
+  [[nodiscard]] weft::SizeHint size_hint() const { return {0, std::nullopt}; }
+};
+
+TYPED_TEST(StreamMapTest, self_waking_stream_does_not_keep_a_poll_looping) {
+  using SMap = typename TypeParam::template map<int, SelfWaking>;
+  SelfWaking a;
+  SMap m;
+  m.insert(1, a);
+  MockTask t(std::move(m));
+  for (int round = 1; round <= 3; ++round) {
+    EXPECT_TRUE(t.poll_next().is_pending());
+    EXPECT_LE(*a.polls, 2 * round);
+  }
+}
+
+// Inside a task, every stream poll spends the task's cooperative budget: a map of many
+// always-ready streams yields to the other tasks (Pending and woken) once it is spent.
+TYPED_TEST(StreamMapTest, many_ready_streams_spend_the_budget_and_yield) {
+  using SMap = typename TypeParam::template map<int, weft::stream::Iter<std::vector<int>>>;
+  if constexpr (std::is_same_v<TypeParam, Maker<Ready>>) {
+    SMap m;
+    for (int i = 0; i < 300; ++i) m.insert(i, weft::stream::iter(std::vector<int>{}));  // end at once
+    MockTask t(std::move(m));
+    weft::coop::BudgetScope budget;  // as a worker gives a task poll
+    auto p = t.poll_next();
+    EXPECT_TRUE(p.is_pending()) << "300 stream polls > the budget of " << weft::coop::initial_budget;
+    EXPECT_TRUE(t.is_woken()) << "a budget yield wakes the task";
+    EXPECT_EQ(t.get().size(), std::size_t(300 - weft::coop::initial_budget));
+  } else {
+    GTEST_SKIP() << "VecStreamMap's scan spends budget only through its streams (issue 9)";
+  }
+}
+
 TYPED_TEST(StreamMapTest, one_ready_among_finished_and_pending) {
   using PMap = typename TypeParam::template map<int, Probe>;
   PMap m;

@@ -4,6 +4,7 @@
 //!   tokio-bench [--reps N] [--filter NAME,NAME,...] [--list]
 //! prints one JSON object per timed repetition:
 //!   {"name": ..., "real_ns": ..., "units": ..., "counters": {...}}
+use futures_util::future::FutureExt;
 use futures_util::stream::{self as fstream, StreamExt};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -62,12 +63,11 @@ impl Harness {
         }
     }
 
-    /// As measure, for workloads that time their own span inside the runtime.
+    /// As measure, for workloads that time their own span inside the runtime (one warm-up).
     fn measure_manual(&self, name: &str, units: f64, mut once: impl FnMut(&Runtime) -> Duration) {
         if !self.wants(name) {
             return;
         }
-        once(&self.rt);
         once(&self.rt);
         for _ in 0..self.reps {
             let d = once(&self.rt);
@@ -419,6 +419,8 @@ async fn one_active<M: Map>(n: u64, whole: bool) -> Duration {
         }
     }
     if !whole {
+        // As on the C++ side: poll the map once, untimed, so every stream has registered.
+        check(tokio::task::unconstrained(map.next()).now_or_never().is_none());
         t0 = Instant::now();
     }
     let producer = tokio::spawn(produce(active.unwrap(), m));
@@ -481,7 +483,28 @@ async fn churn() -> Duration {
     d
 }
 
+async fn insert_all<M: Map>(n: u64) -> Duration {
+    let mut rxs = Vec::with_capacity(n as usize);
+    let mut txs = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (tx, rx) = mpsc::unbounded_channel::<u64>();
+        rxs.push(UnboundedReceiverStream::new(rx));
+        txs.push(tx);
+    }
+    let t0 = Instant::now();
+    let mut map = M::new();
+    for (k, rx) in rxs.into_iter().enumerate() {
+        map.insert(k as u64, rx);
+    }
+    let d = t0.elapsed();
+    drop(map);
+    drop(txs);
+    d
+}
+
 fn streammap_rows<M: Map>(h: &Harness) {
+    let name = format!("streammap_insert/{}/N:65536", M::NAME);
+    h.measure_manual(&name, 65536.0, |rt| on_worker(rt, insert_all::<M>(65536)));
     for (span, whole) in [("whole", true), ("read", false)] {
         for n in SIZES {
             let name = format!("streammap_one_active/{}/{}/N:{}", M::NAME, span, n);

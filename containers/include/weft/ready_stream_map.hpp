@@ -8,9 +8,13 @@
 // entries that just yielded an item (they may have more). poll_next moves what the shared
 // queue holds to the back of the run list, then polls entries from its front, so an entry
 // that yielded goes behind the others that were ready and a busy stream cannot starve
-// them. A poll handles at most `poll_budget` entries that turn out pending, then the map
-// yields (waking itself), so streams that keep waking themselves cannot monopolize the task;
-// finished and removed entries do not count.
+// them.
+// Bounds: every stream poll spends one unit of the task's cooperative budget (coop.hpp);
+// when it is spent the map yields (Pending, waking its task), so many ready streams cannot
+// monopolize a worker. Outside a task the budget is unconstrained and one poll drains every
+// ready entry; even then a poll polls each entry at most twice (it looks at the shared
+// queue only when it starts and once more after registering its waker), so streams that
+// keep waking themselves cannot keep it looping.
 // An entry in the run list keeps `queued` set while it waits (a wake then does nothing: it
 // will be polled anyway); the flag is cleared just before its stream is polled, so a wake
 // during or after the poll queues it again.
@@ -31,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "weft/coop.hpp"
 #include "weft/detail/flat_index.hpp"
 #include "weft/detail/projection_range.hpp"
 #include "weft/detail/ready_queue.hpp"
@@ -54,9 +59,6 @@ class ReadyStreamMap {
 
  public:
   using Item = std::pair<K, stream_item_t<S>>;
-  /// Pending entries polled per poll_next before the map yields.
-  static constexpr int poll_budget = 64;
-
   ReadyStreamMap() : shared_(new detail::ReadyShared) {}
   explicit ReadyStreamMap(std::size_t capacity) : ReadyStreamMap() {
     slots_.reserve(capacity);
@@ -157,10 +159,9 @@ class ReadyStreamMap {
   [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
+    take_shared();
     bool registered = false;
-    int pending_polls = 0;
     for (;;) {
-      take_shared();
       Entry* e = run_head_;
       if (e == nullptr) {
         if (empty()) return std::optional<Item>();
@@ -169,6 +170,7 @@ class ReadyStreamMap {
         // registration re-polls the map; one before it left its entry in the queue.
         shared_->waker.register_waker(cx.waker());
         registered = true;
+        take_shared();
         continue;
       }
       run_head_ = e->next_run;
@@ -177,10 +179,8 @@ class ReadyStreamMap {
         e->ref_dec();  // the run list's reference
         continue;
       }
-      if (pending_polls == poll_budget) {
-        // Budget spent: put it back and yield. (The wake also covers entries still queued.)
+      if (!coop::poll_proceed(cx)) {  // budget spent: it woke the task; resume here
         push_front_run(e);
-        cx.waker().wake_by_ref();
         return pending;
       }
       e->dequeued();  // from here on a wake queues it again (through the shared queue)
@@ -188,9 +188,9 @@ class ReadyStreamMap {
       WakerRef w(&detail::ReadyEntry::vtable, e);
       Context ecx(w.get());
       auto p = sl.kv->second.poll_next(ecx);
+      coop::made_progress();
       if (p.is_pending()) {
         e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
-        ++pending_polls;
         continue;
       }
       auto v = std::move(p).take();
