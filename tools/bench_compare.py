@@ -17,8 +17,9 @@ Runtimes (labels), in two pairs that share an allocator:
   extra      --variant LABEL=PATH adds another weft binary (e.g. a build of an earlier commit),
              compared with `weft`.
 
-Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended] [--variant L=PATH]
-                        [--json OUT] [--markdown OUT]
+Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended [GROUP,...|all]]
+                        [--variant L=PATH] [--json OUT] [--markdown OUT]
+Groups: sched, mpsc, joinset, joinmap, streammap, streammap_65536, latency.
 """
 import argparse
 import json
@@ -71,7 +72,7 @@ def groups(variants):
 
     small, big = SIZES[:-1], SIZES[-1:]
     return {
-        "sched": (10, 10, both(SCHED, SCHED)),
+        "sched": (20, 10, both(SCHED, SCHED)),
         "mpsc": (3, 5, both(MPSC, MPSC)),
         "joinset": (3, 5, both(["joinset_drain", "joinset_abort", "naive_joinmap_drain", "naive_joinmap_abort"],
                                ["joinset_drain", "joinset_abort"])),
@@ -133,8 +134,7 @@ class Busy:
 def collect(selected, variants, rounds_scale, contended):
     results = {}  # (mode, label, name) -> list of (ns per unit, counters)
     table = groups(variants)
-    plan = [(g, "normal") for g in selected] + ([(g, "contended") for g in CONTENDED if g in selected]
-                                                if contended else [])
+    plan = [(g, "normal") for g in selected] + [(g, "contended") for g in contended]
     for gname, mode in plan:
         rounds, reps, per_label = table[gname]
         rounds = max(1, round(rounds * rounds_scale))
@@ -288,7 +288,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency")
     ap.add_argument("--rounds-scale", type=float, default=1.0)
-    ap.add_argument("--contended", action="store_true", help="also run the sched and latency groups contended")
+    ap.add_argument("--contended", nargs="?", const=",".join(CONTENDED), default="",
+                    help="groups to run again with one nice-19 busy thread (default: sched,latency; 'all')")
     ap.add_argument("--variant", action="append", default=[], help="LABEL=PATH of another weft bench binary")
     ap.add_argument("--json", help="write the raw samples here")
     ap.add_argument("--markdown", help="write the tables here")
@@ -296,7 +297,8 @@ def main():
     variants = dict(v.split("=", 1) for v in a.variant)
     selected = a.only.split(",")
     print("running the comparison (runtimes interleaved, rounds rotate their order) ...", file=sys.stderr)
-    results = collect(selected, variants, a.rounds_scale, a.contended)
+    contended = [g for g in (selected if a.contended == "all" else a.contended.split(",")) if g in selected]
+    results = collect(selected, variants, a.rounds_scale, contended)
     text = report(results, variants)
     print(text)
     if a.markdown:
