@@ -298,9 +298,11 @@ void Scheduler::complete(Header* t) noexcept {
 
 void Scheduler::push_local(Worker& w, Header* t) {
   w.local.push_back(t, *this);
-  // A lone task is this worker's next one: no other worker is needed for it (see "Waking
-  // idle workers" in scheduler.hpp; a stuck worker's lone task is rescued).
-  if (w.local.len() > 1) notify_parked();
+  // A lone runnable task is this worker's next one: no other worker is needed for it (see
+  // "Waking idle workers" in scheduler.hpp; a stuck worker's lone task is rescued). The
+  // LIFO slot counts: a task displaced from it leaves two.
+  // Relaxed: only this thread fills the slot; a stale non-null reading only adds a notify.
+  if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
 }
 
 void Scheduler::notify_parked() {

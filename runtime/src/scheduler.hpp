@@ -20,9 +20,11 @@
 //     worker looks at Inject before its next local task, so a task woken from outside is
 //     not kept waiting by tasks that keep yielding.
 // Waking idle workers: a push to the local queue wakes one (if none is searching) only when
-// the queue then holds more than one task, i.e. when there is work for another worker
-// besides what this one runs next. A task that goes to the LIFO slot, or alone into the
-// queue, wakes nobody: this worker runs it as soon as the current poll returns.
+// the worker then has more than one runnable task waiting (queue and LIFO slot together),
+// i.e. when there is work for another worker besides what this one runs next: a task
+// displaced from the slot does; a task handed over at the LIFO cap, or a yield, when alone,
+// does not. A task that goes to the LIFO slot wakes nobody: this worker runs it as soon as
+// the current poll returns.
 // No starvation: if that poll does not return (a task that never suspends), the task would
 // wait, since the LIFO slot is never stolen by searchers and nobody was woken for a lone
 // queued task. So a parked worker parks with a timeout while other workers are awake, and
