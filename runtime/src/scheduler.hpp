@@ -54,11 +54,15 @@ namespace weft::detail {
 inline constexpr std::uint32_t local_queue_capacity = 256;
 inline constexpr int max_lifo_polls_per_tick = 3;
 inline constexpr std::size_t inject_batch = 32;
-/// How long a worker may sit in one poll with a task in its LIFO slot before a parked
-/// worker takes that task (the first check; a parked worker backs off to 16x when it finds
-/// nothing, and starts over once it runs a task).
-inline constexpr std::chrono::microseconds rescue_interval{1000};
-inline constexpr unsigned max_rescue_backoff = 4;  // 1 ms << 4 = 16 ms
+/// How long a worker may sit in one poll with a task waiting in its LIFO slot or (alone) in
+/// its queue before a parked worker takes that task (the first check; a parked worker backs
+/// off to 4x when it finds nothing, and starts over once it runs a task). A safety net for
+/// polls that never return, not a load balancer: with 1 ms, a consumer waiting in the slot
+/// of a producer that sends 100,000 messages in one poll was moved to the other core, and
+/// the two then contended for the channel (mpsc_unbounded with one producer ran 4x slower
+/// than with no rescue, in one run of tools/bench_compare.py --only mpsc).
+inline constexpr std::chrono::milliseconds rescue_interval{10};
+inline constexpr unsigned max_rescue_backoff = 2;  // 10 ms << 2 = 40 ms
 /// Scheduler references a worker's bank takes from (or returns to) the shared count at once.
 inline constexpr std::size_t ref_bank_batch = 64;
 

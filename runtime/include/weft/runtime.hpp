@@ -43,7 +43,7 @@ struct RuntimeOptions {
   /// worker (message-passing latency, cache locality): it goes to the worker's LIFO slot
   /// and no idle worker is woken for it. At most 3 LIFO tasks run in a row; then new ones
   /// go to the run queue, where idle workers can steal them. A task in the slot whose worker
-  /// is stuck in a long poll is taken by an idle worker after 1-2 ms, so a task that never
+  /// is stuck in a long poll is taken by an idle worker after 10-20 ms, so a task that never
   /// suspends cannot starve the task it spawned or woke.
   bool lifo_slot = true;
 };
