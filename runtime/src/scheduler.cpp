@@ -153,12 +153,12 @@ bool Scheduler::should_stop(const std::function<bool()>* stop) const {
 void Scheduler::run_worker(Worker& w, const std::function<bool()>* stop) {
   w.tuner.start_batch();
   for (;;) {
-    ++w.tick;
+    const std::uint32_t tick = w.tick() + 1;
     // Relaxed: rescuers only compare two readings of this counter for change (rescue_stuck).
-    w.ticks.store(w.tick, std::memory_order_relaxed);
+    w.ticks.store(tick, std::memory_order_relaxed);
     // Maintenance every event_interval ticks; a current_thread driver checks its stop
     // condition (its root task finished) after every task.
-    if (w.tick % opts_.event_interval == 0) {
+    if (tick % opts_.event_interval == 0) {
       maintenance(w);
       if (should_stop(stop)) return;
     } else if (stop != nullptr && should_stop(stop)) {
@@ -186,7 +186,7 @@ void Scheduler::maintenance(Worker& w) {
 }
 
 Header* Scheduler::next_task(Worker& w) {
-  if (w.inject_first || w.tick % w.global_queue_interval == 0) {
+  if (w.inject_first || w.tick() % w.global_queue_interval == 0) {
     w.inject_first = false;
     if (Header* t = inject_.pop()) return t;
   }

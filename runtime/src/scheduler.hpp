@@ -59,8 +59,7 @@ inline constexpr std::size_t inject_batch = 32;
 /// off to 4x when it finds nothing, and starts over once it runs a task). A safety net for
 /// polls that never return, not a load balancer: with 1 ms, a consumer waiting in the slot
 /// of a producer that sends 100,000 messages in one poll was moved to the other core, and
-/// the two then contended for the channel (mpsc_unbounded with one producer ran 4x slower
-/// than with no rescue, in one run of tools/bench_compare.py --only mpsc).
+/// the two then contended for the channel (seen on bench/ mpsc_unbounded, one producer).
 inline constexpr std::chrono::milliseconds rescue_interval{10};
 inline constexpr unsigned max_rescue_backoff = 2;  // 10 ms << 2 = 40 ms
 /// Scheduler references a worker's bank takes from (or returns to) the shared count at once.
@@ -113,14 +112,13 @@ struct Worker {
   // displace); taken by a rescuer with exchange only when the owner is stuck (see
   // Scheduler::rescue_lifo). Holds the task's notified reference.
   std::atomic<Header*> lifo{nullptr};
-  // Ticks started by this worker: written (relaxed) by the owner, read (relaxed) by
-  // rescuers, which only compare two readings for change.
+  // Ticks started by this worker: written by the owner, read by rescuers, which only
+  // compare two readings for change; relaxed on both sides (see tick()).
   std::atomic<std::uint32_t> ticks{0};
   // Owner-only fields below: read and written by the thread acting as this worker.
   bool lifo_enabled = true;    // false once max_lifo_polls_per_tick ran in this tick
   bool inject_first = false;   // a task yielded: look at Inject before the next local task
   bool searching = false;
-  std::uint32_t tick = 0;
   std::uint32_t global_queue_interval = IntervalTuner::initial_interval;
   IntervalTuner tuner;
   std::uint64_t rng;
@@ -132,6 +130,9 @@ struct Worker {
   std::size_t ref_bank = 0;
   Parker parker;
   std::thread thread;
+
+  /// The current tick (owner only). Relaxed: only the owner writes `ticks`.
+  [[nodiscard]] std::uint32_t tick() const noexcept { return ticks.load(std::memory_order_relaxed); }
 
   std::uint32_t next_random(std::uint32_t n) noexcept {
     rng ^= rng << 13;

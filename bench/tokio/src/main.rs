@@ -220,62 +220,47 @@ fn scheduler(h: &Harness) {
 
 // ---- mpsc rows ----
 
+/// One mpsc row: a consumer task and `p` producer tasks sending `per` messages each through
+/// the channel `$make` creates, each send being `$send` (the same body for both channel
+/// kinds, as the C++ side's template).
+macro_rules! mpsc_row {
+    ($h:expr, $name:expr, $p:expr, $per:expr, $make:expr, |$tx:ident, $i:ident| $send:expr) => {{
+        let (p, per) = ($p, $per);
+        $h.measure(&format!("{}/producers:{}", $name, p), (per * p) as f64, |rt| {
+            on_worker(rt, async move {
+                let (tx, mut rx) = $make;
+                let consumer = tokio::spawn(async move {
+                    let mut sum = 0i64;
+                    while let Some(v) = rx.recv().await {
+                        sum += v;
+                    }
+                    sum
+                });
+                let mut hs = Vec::new();
+                for _ in 0..p {
+                    let $tx = tx.clone();
+                    hs.push(tokio::spawn(async move {
+                        for $i in 0..per {
+                            let _ = $send;
+                        }
+                    }));
+                }
+                drop(tx);
+                for h in hs {
+                    h.await.unwrap();
+                }
+                check(consumer.await.unwrap() == p * per * (per - 1) / 2);
+            })
+        });
+    }};
+}
+
 fn mpsc_rows(h: &Harness) {
     const M: i64 = 100_000;
     for &p in &[1i64, 2, 8] {
         let per = M / p;
-        h.measure(&format!("mpsc_unbounded/producers:{}", p), (per * p) as f64, |rt| {
-            on_worker(rt, async move {
-                let (tx, mut rx) = mpsc::unbounded_channel::<i64>();
-                let consumer = tokio::spawn(async move {
-                    let mut sum = 0i64;
-                    while let Some(v) = rx.recv().await {
-                        sum += v;
-                    }
-                    sum
-                });
-                let mut hs = Vec::new();
-                for _ in 0..p {
-                    let tx = tx.clone();
-                    hs.push(tokio::spawn(async move {
-                        for i in 0..per {
-                            let _ = tx.send(i);
-                        }
-                    }));
-                }
-                drop(tx);
-                for h in hs {
-                    h.await.unwrap();
-                }
-                check(consumer.await.unwrap() == p * per * (per - 1) / 2);
-            })
-        });
-        h.measure(&format!("mpsc_bounded/producers:{}", p), (per * p) as f64, |rt| {
-            on_worker(rt, async move {
-                let (tx, mut rx) = mpsc::channel::<i64>(1024);
-                let consumer = tokio::spawn(async move {
-                    let mut sum = 0i64;
-                    while let Some(v) = rx.recv().await {
-                        sum += v;
-                    }
-                    sum
-                });
-                let mut hs = Vec::new();
-                for _ in 0..p {
-                    let tx = tx.clone();
-                    hs.push(tokio::spawn(async move {
-                        for i in 0..per {
-                            let _ = tx.send(i).await;
-                        }
-                    }));
-                }
-                drop(tx);
-                for h in hs {
-                    h.await.unwrap();
-                }
-                check(consumer.await.unwrap() == p * per * (per - 1) / 2);
-            })
-        });
+        mpsc_row!(h, "mpsc_unbounded", p, per, mpsc::unbounded_channel::<i64>(), |tx, i| tx.send(i));
+        mpsc_row!(h, "mpsc_bounded", p, per, mpsc::channel::<i64>(1024), |tx, i| tx.send(i).await);
     }
 }
 

@@ -64,8 +64,6 @@ struct ReadyEntry : QueueLink {
   void wake() noexcept {
     if (enqueue()) shared->waker.wake();
   }
-  // Owner only: puts the entry (back) at the tail without waking the owner.
-  void requeue() noexcept { (void)enqueue(); }
   // Owner only, for a brand-new entry that starts in the owner's own run list: marks it
   // queued and gives the run list a reference (no other thread can see it yet).
   void start_queued_owned() noexcept {

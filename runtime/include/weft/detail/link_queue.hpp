@@ -60,26 +60,16 @@ class LinkQueue {
     if (is_empty()) return 0;
     std::unique_lock lock(pop_mu_, std::try_to_lock);
     if (!lock.owns_lock()) return 0;  // another worker is consuming
-    std::size_t n = 0;
-    while (n < max) {
-      QueueLink* t = pop_one();
-      if (t == nullptr) break;
-      out[n++] = t;
-    }
-    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
-    head_hint_->store(head_, std::memory_order_release);
-    return n;
+    return consume(out, max);
   }
 
   /// pop() for a queue whose consumer is a single thread by construction (the owner of a
   /// JoinSet or StreamMap): the same, without taking the consumer lock. The caller must
   /// guarantee that no other thread pops concurrently (pop, pop_batch or this).
   QueueLink* pop_exclusive() noexcept {
+    QueueLink* t = nullptr;
     if (is_empty()) return nullptr;
-    QueueLink* t = pop_one();
-    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
-    head_hint_->store(head_, std::memory_order_release);
-    return t;
+    return consume(&t, 1) == 1 ? t : nullptr;
   }
 
   [[nodiscard]] bool is_empty() const noexcept {
@@ -100,7 +90,20 @@ class LinkQueue {
     prev->queue_next.store(first, std::memory_order_release);
   }
 
-  // Consumer only (pop_mu_ held, or the caller of pop_exclusive).
+  // Consumer only (pop_mu_ held, or the caller of pop_exclusive): up to `max` nodes.
+  std::size_t consume(QueueLink** out, std::size_t max) noexcept {
+    std::size_t n = 0;
+    while (n < max) {
+      QueueLink* t = pop_one();
+      if (t == nullptr) break;
+      out[n++] = t;
+    }
+    // Release: pairs with is_empty's acquire (publishes where the consumer now stands).
+    head_hint_->store(head_, std::memory_order_release);
+    return n;
+  }
+
+  // Consumer only.
   QueueLink* pop_one() noexcept {
     QueueLink* head = head_;
     // Acquire: pairs with link()'s release store.
