@@ -40,7 +40,7 @@ class NaiveJoinMap {
 
  public:
   void spawn(std::uint64_t key, weft::Task<V> t) {
-    weft::TaskId id = set_.spawn(tagged(key, std::move(t)));
+    weft::TaskId id = set_.spawn(tagged(key, std::move(t))).id();
     std::lock_guard l(mu_);
     by_key_[key] = id.value;
     by_id_[id.value] = key;

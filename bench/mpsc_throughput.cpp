@@ -13,7 +13,7 @@ constexpr std::size_t bounded_capacity = 1'024;
 template <class Tx>
 weft::Task<void> produce(Tx tx, int n) {
   for (int i = 0; i < n; ++i) {
-    if constexpr (requires { tx.send(i).has_value(); }) {
+    if constexpr (requires { tx.send(i).is_ok(); }) {
       (void)tx.send(i);
     } else {
       (void)co_await tx.send(i);

@@ -27,6 +27,17 @@ struct TlsWorkerScope {
   explicit TlsWorkerScope(Worker* w) noexcept : saved(tls_worker) { tls_worker = w; }
   ~TlsWorkerScope() { tls_worker = saved; }
 };
+
+// The runtime this thread has entered without being one of its workers: a thread waiting
+// in a multi_thread block_on, or the thread destroying the runtime (so a task destructor
+// run by shutdown can call weft::spawn or Handle::current, as in tokio; the spawned task is
+// cancelled at once).
+thread_local Scheduler* tls_entered = nullptr;
+struct EnterScope {
+  Scheduler* saved;
+  explicit EnterScope(Scheduler* s) noexcept : saved(tls_entered) { tls_entered = s; }
+  ~EnterScope() { tls_entered = saved; }
+};
 }  // namespace
 
 // ---- entry points used by the public headers ----
@@ -52,7 +63,7 @@ void schedule_notified(Header* t) noexcept { t->sched->schedule(t); }
 void drop_task_ref(Header* t) noexcept {
   if (t->state.ref_dec()) t->vtable->dealloc(t);
 }
-Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : nullptr; }
+Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : tls_entered; }
 
 namespace {
 void* task_waker_clone(void* d) noexcept {
@@ -440,6 +451,7 @@ void Scheduler::schedule_remote(Header* t) noexcept {
 
 void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
   if (!is_current_thread()) {
+    EnterScope entered(this);
     auto parker = std::make_shared<Parker>();
     Waker waker = Waker::from_fn([parker] { parker->unpark(); });
     Context cx(waker);
@@ -477,6 +489,7 @@ void Scheduler::shutdown() {
   // that may wake or spawn; those see closed_ and drop their references, so a few rounds
   // reach a fixed point.
   TlsWorkerScope no_worker(nullptr);
+  EnterScope entered(this);
   for (;;) {
     bool any = false;
     while (Header* t = owned_.pop_any()) {

@@ -67,7 +67,7 @@ TYPED_TEST(StreamMapTest, single_entry_lifecycle) {
   EXPECT_FALSE(map.insert("a", std::move(rx)).has_value());
   MockTask t(std::move(map));
   EXPECT_TRUE(t.poll_next().is_pending());
-  EXPECT_FALSE(tx->send(1).has_value());
+  EXPECT_TRUE(tx->send(1).is_ok());
   EXPECT_TRUE(t.is_woken());
   auto p = t.poll_next();
   ASSERT_TRUE(p.is_ready());
@@ -87,7 +87,7 @@ TYPED_TEST(StreamMapTest, multiple_entries_each_item_once) {
   for (int i = 0; i < 5; ++i) {
     auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
     map.insert(std::to_string(i), std::move(rx));
-    EXPECT_FALSE(tx.send(i * 10).has_value());
+    EXPECT_TRUE(tx.send(i * 10).is_ok());
     txs.push_back(std::move(tx));
   }
   MockTask t(std::move(map));
@@ -114,7 +114,7 @@ TYPED_TEST(StreamMapTest, insert_then_remove_before_any_item) {
   ASSERT_TRUE(removed.has_value());
   EXPECT_FALSE(map.contains_key("a"));
   EXPECT_FALSE(map.remove(std::string("a")).has_value()) << "removing a missing key returns nothing";
-  EXPECT_FALSE(tx.send(1).has_value()) << "the removed receiver is alive, outside the map";
+  EXPECT_TRUE(tx.send(1).is_ok()) << "the removed receiver is alive, outside the map";
   MockTask t(std::move(map));
   EXPECT_FALSE(t.poll_next()->has_value());
   EXPECT_EQ(removed->try_recv(), std::optional<int>(1));
@@ -129,8 +129,8 @@ TYPED_TEST(StreamMapTest, replace_under_same_key_never_yields_old_items) {
   EXPECT_TRUE(t.poll_next().is_pending());  // registers rx1's waker
   auto old = t.get().insert("k", std::move(rx2));
   ASSERT_TRUE(old.has_value());
-  EXPECT_FALSE(tx1.send(111).has_value());  // wakes the old entry: must not surface
-  EXPECT_FALSE(tx2.send(2).has_value());
+  EXPECT_TRUE(tx1.send(111).is_ok());  // wakes the old entry: must not surface
+  EXPECT_TRUE(tx2.send(2).is_ok());
   std::vector<std::pair<std::string, int>> got;
   for (int i = 0; i < 4; ++i) {
     auto p = t.poll_next();

@@ -10,11 +10,12 @@
 // Keys of completed-but-unjoined tasks stay listed (keys(), contains_key) until joined.
 // contains_key accepts any type comparable with K when Hash and KeyEqual are transparent
 // (e.g. a std::string key looked up by std::string_view).
-// Destroying the map aborts every task it still holds.
+// Destroying the map aborts every task it still holds. Movable (the tasks move along).
 // Cancel safety: join_next is cancel safe.
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,6 +40,23 @@ class JoinMap {
   }
   JoinMap(const JoinMap&) = delete;
   JoinMap& operator=(const JoinMap&) = delete;
+  /// Moves take the tasks along; the moved-from map is empty. Assigning aborts the tasks
+  /// the target held (as destroying it would).
+  JoinMap(JoinMap&& o) noexcept(std::is_nothrow_move_constructible_v<std::unordered_map<K, Entry*, Hash, KeyEqual>>)
+      : by_key_(std::move(o.by_key_)), by_id_(std::move(o.by_id_)), core_(std::move(o.core_)) {
+    o.by_key_.clear();
+    o.by_id_.clear();
+  }
+  JoinMap& operator=(JoinMap&& o) noexcept(std::is_nothrow_move_assignable_v<std::unordered_map<K, Entry*, Hash, KeyEqual>>) {
+    if (this != &o) {
+      core_ = std::move(o.core_);
+      by_key_ = std::move(o.by_key_);
+      by_id_ = std::move(o.by_id_);
+      o.by_key_.clear();
+      o.by_id_.clear();
+    }
+    return *this;
+  }
 
   static JoinMap with_capacity(std::size_t capacity) { return JoinMap(capacity); }
   static JoinMap with_hasher(const Hash& hash) { return JoinMap(0, hash); }

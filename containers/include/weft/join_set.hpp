@@ -5,7 +5,7 @@
 // Complexity: spawn O(1) amortized; join_next O(1) per result (completed tasks are pushed
 // onto a lock-free queue by the worker that completes them; see detail/join_core.hpp);
 // abort_all / detach_all O(n).
-// Destroying the set aborts every task it still holds.
+// Destroying the set aborts every task it still holds. Movable (the tasks move along).
 // Cancel safety: join_next is cancel safe (a result is removed only when it is returned).
 #include <cstddef>
 #include <optional>
@@ -23,17 +23,22 @@ class JoinSet {
   using Core = detail::JoinCore<V, std::monostate>;
 
  public:
-  JoinSet() = default;
+  JoinSet() noexcept = default;
   JoinSet(const JoinSet&) = delete;
   JoinSet& operator=(const JoinSet&) = delete;
+  /// Moves take the tasks along; the moved-from set is empty. Assigning aborts the tasks
+  /// the target held (as destroying it would).
+  JoinSet(JoinSet&&) noexcept = default;
+  JoinSet& operator=(JoinSet&&) noexcept = default;
 
   [[nodiscard]] std::size_t size() const noexcept { return core_.size(); }
   [[nodiscard]] bool empty() const noexcept { return core_.size() == 0; }
 
-  /// Spawns on the current runtime (throws std::logic_error outside one).
-  TaskId spawn(Task<V> task) { return add(weft::spawn(std::move(task))); }
+  /// Spawns on the current runtime (throws std::logic_error outside one). The returned
+  /// handle aborts this task (its id() is the task's id); dropping it changes nothing.
+  AbortHandle spawn(Task<V> task) { return add(weft::spawn(std::move(task))); }
   /// Spawns on the runtime behind `handle` (any thread).
-  TaskId spawn_on(Task<V> task, const Handle& handle) { return add(handle.spawn(std::move(task))); }
+  AbortHandle spawn_on(Task<V> task, const Handle& handle) { return add(handle.spawn(std::move(task))); }
 
   /// Ready(result) of the next task to complete, Ready(nullopt) when the set is empty, or
   /// Pending (woken when a task completes). Spends the cooperative budget.
@@ -66,10 +71,10 @@ class JoinSet {
   auto shutdown() { return detail::Shutdown<JoinSet>{this}; }
 
  private:
-  TaskId add(JoinHandle<V> h) {
-    TaskId id = h.id();
+  AbortHandle add(JoinHandle<V> h) {
+    AbortHandle a = h.abort_handle();
     core_.insert(std::move(h), std::monostate{});
-    return id;
+    return a;
   }
   Core core_;
 };

@@ -1,9 +1,22 @@
 #pragma once
-// The cooperative budget. A worker gives each task poll a budget of 128 operations; every
-// leaf future awaited with co_await (and every runtime resource polled directly) spends one
-// unit when it completes. When the budget is spent, the next leaf returns Pending after
-// waking its task, so a task whose awaits are always ready still yields to the others.
-// Outside a worker the budget is unconstrained.
+// The cooperative budget, as tokio's coop module. A worker gives each task poll a budget of
+// 128 units. Every runtime resource spends one unit when a poll of it completes: channel
+// receives (mpsc, oneshot, broadcast, watch), Notify, Semaphore, JoinHandle, JoinSet and
+// JoinMap, StreamMap entries, consume_budget(); and every leaf future awaited with co_await
+// spends at least one (one, unless the leaf spent budget itself). When the budget is spent,
+// the next resource returns Pending after waking its task, so a task whose awaits are
+// always ready, or a loop that drains an always-ready channel inside one poll (collect,
+// for_each), still yields to the others.
+// Outside a worker (a MockTask, a thread that polls by hand) the budget is unconstrained.
+//
+// Opting out: `coop::unconstrained(x)` runs a future, stream or Task without a budget (its
+// awaits never yield for budget). Use it for short bursts whose fairness you control.
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+#include <utility>
+
+#include "weft/poll.hpp"
 #include "weft/waker.hpp"
 
 namespace weft::coop {
@@ -13,6 +26,9 @@ inline constexpr int initial_budget = 128;
 namespace detail {
 // -1: unconstrained. Only touched by the thread polling.
 inline thread_local int budget = -1;
+class BudgetScope;
+// The innermost live BudgetScope of this thread (to detect one held across a suspension).
+inline thread_local BudgetScope* innermost_scope = nullptr;
 }  // namespace detail
 
 /// True if the current task may proceed. If not, its waker is woken (it will be polled
@@ -31,16 +47,102 @@ inline void made_progress() noexcept {
 /// Remaining budget (-1 when unconstrained).
 [[nodiscard]] inline int remaining() noexcept { return detail::budget; }
 
-/// Runs the scope with a fresh budget and restores the previous one afterwards.
-class BudgetScope {
+/// Sets the budget for a synchronous stretch of code and restores the previous one when it
+/// ends: what a worker does around each task poll, and what a hand-written poll loop (a
+/// test, a benchmark) uses to behave as a worker would. Never hold one across co_await: the
+/// thread goes on to poll other tasks with it, and the task resumes elsewhere. A scope that
+/// ends out of order (the sign of that mistake) stops the program with a message. In a
+/// coroutine, use coop::unconstrained instead.
+class detail::BudgetScope {
  public:
-  explicit BudgetScope(int b = initial_budget) noexcept : saved_(detail::budget) { detail::budget = b; }
-  ~BudgetScope() { detail::budget = saved_; }
+  explicit BudgetScope(int b = initial_budget) noexcept : saved_(budget), outer_(innermost_scope) {
+    budget = b;
+    innermost_scope = this;
+  }
+  ~BudgetScope() {
+    if (innermost_scope != this) {
+      std::fputs("weft: a coop::BudgetScope ended out of order (was it held across a co_await? use "
+                 "coop::unconstrained in coroutines)\n",
+                 stderr);
+      std::abort();
+    }
+    innermost_scope = outer_;
+    budget = saved_;
+  }
   BudgetScope(const BudgetScope&) = delete;
   BudgetScope& operator=(const BudgetScope&) = delete;
 
  private:
   int saved_;
+  BudgetScope* outer_;
 };
+using detail::BudgetScope;
+
+/// `co_await coop::consume_budget()`: spends one unit of budget, yielding first if none is
+/// left. Put it in a loop whose body awaits nothing (or only things that are always ready)
+/// so the loop still gives other tasks their turn.
+class ConsumeBudget {
+ public:
+  Poll<void> poll(Context& cx) noexcept {
+    if (!poll_proceed(cx)) return pending;
+    made_progress();
+    return ready();
+  }
+};
+[[nodiscard]] inline ConsumeBudget consume_budget() noexcept { return {}; }
+
+namespace detail {
+template <class F>
+concept LeafFuture = requires(F& f, Context& cx) { f.poll(cx); };
+template <class S>
+concept LeafStream = requires(S& s, Context& cx) { s.poll_next(cx); };
+
+/// A future or stream whose polls run without a budget (see coop::unconstrained).
+template <class F>
+class Unconstrained {
+ public:
+  explicit Unconstrained(F f) : f_(std::move(f)) {}
+  auto poll(Context& cx)
+    requires LeafFuture<F>
+  {
+    BudgetScope scope(-1);
+    return f_.poll(cx);
+  }
+  auto poll_next(Context& cx)
+    requires LeafStream<F>
+  {
+    BudgetScope scope(-1);
+    return f_.poll_next(cx);
+  }
+  auto size_hint() const
+    requires requires(const F& f) { f.size_hint(); }
+  {
+    return f_.size_hint();
+  }
+  F& get() noexcept { return f_; }
+
+ private:
+  F f_;
+};
+// A Stream's item type, when F is one (for Unconstrained<F>::Item).
+template <class F, class = void>
+struct item_of {};
+template <class F>
+struct item_of<F, std::void_t<typename F::Item>> {
+  using Item = typename F::Item;
+};
+template <class F>
+class UnconstrainedStream : public Unconstrained<F>, public item_of<F> {
+  using Unconstrained<F>::Unconstrained;
+};
+}  // namespace detail
+
+/// Runs a leaf future or a stream without a cooperative budget. For a weft::Task, the
+/// overload in task.hpp marks the task itself (and every task it awaits) unconstrained.
+template <class F>
+  requires detail::LeafFuture<std::remove_cvref_t<F>> || detail::LeafStream<std::remove_cvref_t<F>>
+auto unconstrained(F&& f) {
+  return detail::UnconstrainedStream<std::remove_cvref_t<F>>(std::forward<F>(f));
+}
 
 }  // namespace weft::coop

@@ -92,7 +92,7 @@ class PollAwaiter : public LeafBase {
   using Stored = std::conditional_t<std::is_void_v<Out>, bool, Out>;
 
  public:
-  explicit PollAwaiter(A&& f) : fut_(std::forward<A>(f)) {}
+  explicit PollAwaiter(A&& f, bool unconstrained = false) : fut_(std::forward<A>(f)), unconstrained_(unconstrained) {}
 
   bool await_ready() {
     PollScope* scope = current_scope;
@@ -111,10 +111,20 @@ class PollAwaiter : public LeafBase {
 
  private:
   bool try_poll(Context& cx) {
+    if (unconstrained_) {
+      coop::BudgetScope none(-1);
+      return try_poll_budgeted(cx);
+    }
+    return try_poll_budgeted(cx);
+  }
+  bool try_poll_budgeted(Context& cx) {
     if (!coop::poll_proceed(cx)) return false;
+    const int before = coop::remaining();
     auto p = fut_.poll(cx);
     if (p.is_pending()) return false;
-    coop::made_progress();
+    // Every completed await costs at least one unit; a leaf that spent its own (a channel,
+    // a JoinHandle) is not charged twice.
+    if (coop::remaining() == before) coop::made_progress();
     if constexpr (std::is_void_v<Out>)
       out_.emplace(true);
     else
@@ -132,6 +142,7 @@ class PollAwaiter : public LeafBase {
   }
 
   A fut_;
+  bool unconstrained_;  // awaited by a task marked coop::unconstrained
   std::optional<Stored> out_;
   std::exception_ptr error_;
 };
@@ -143,14 +154,22 @@ concept is_awaiter = requires(A& a) {
   { a.await_ready() } -> std::convertible_to<bool>;
 };
 
-/// What `co_await expr` in a weft coroutine means: leaf futures get a PollAwaiter; anything
-/// already awaitable is passed through.
+/// A leaf future whose co_await does more than yield its output (JoinHandle unwraps its
+/// result): `typename F::unwrap_awaiter` is a PollAwaiter built from (F&, bool unconstrained).
 template <class A>
-decltype(auto) transform_await(A&& a) {
-  if constexpr (has_member_co_await<A> || is_awaiter<std::remove_reference_t<A>>) {
+concept has_unwrap_awaiter = requires { typename std::remove_cvref_t<A>::unwrap_awaiter; };
+
+/// What `co_await expr` in a weft coroutine means: leaf futures get a PollAwaiter (charged
+/// to the budget unless the awaiting task is unconstrained); anything already awaitable is
+/// passed through.
+template <class A>
+decltype(auto) transform_await(A&& a, bool unconstrained = false) {
+  if constexpr (has_unwrap_awaiter<A>) {
+    return typename std::remove_cvref_t<A>::unwrap_awaiter(a, unconstrained);
+  } else if constexpr (has_member_co_await<A> || is_awaiter<std::remove_reference_t<A>>) {
     return std::forward<A>(a);
   } else if constexpr (Future<std::remove_cvref_t<A>>) {
-    return PollAwaiter<A>(std::forward<A>(a));
+    return PollAwaiter<A>(std::forward<A>(a), unconstrained);
   } else {
     return std::forward<A>(a);
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -118,7 +119,9 @@ class JoinError : public std::exception {
 /// The outcome of a task: its value, or a JoinError. T may be void.
 template <class T>
 class [[nodiscard]] JoinResult {
-  using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+  using Stored = std::conditional_t<std::is_void_v<T>, std::monostate,
+                                    std::conditional_t<std::is_reference_v<T>,
+                                                       std::reference_wrapper<std::remove_reference_t<T>>, T>>;
 
  public:
   template <class... A>
@@ -135,11 +138,13 @@ class [[nodiscard]] JoinResult {
   /// The value; throws the JoinError if there is none.
   decltype(auto) value() & {
     check();
-    if constexpr (!std::is_void_v<T>) return std::get<0>(v_);
+    if constexpr (std::is_reference_v<T>) return static_cast<T>(std::get<0>(v_).get());
+    else if constexpr (!std::is_void_v<T>) return std::get<0>(v_);
   }
   decltype(auto) value() && {
     check();
-    if constexpr (!std::is_void_v<T>) return T(std::move(std::get<0>(v_)));
+    if constexpr (std::is_reference_v<T>) return static_cast<T>(std::get<0>(v_).get());
+    else if constexpr (!std::is_void_v<T>) return T(std::move(std::get<0>(v_)));
   }
   decltype(auto) operator*() & { return value(); }
   [[nodiscard]] const JoinError& error() const {

@@ -18,6 +18,47 @@
 
 namespace weft {
 
+/// The right to abort a spawned task, without the right to await it (tokio's AbortHandle).
+/// Copyable; holds a reference to the task's cell, so it stays valid after the task
+/// finished and after its JoinHandle is gone (abort is then a no-op).
+class AbortHandle {
+ public:
+  AbortHandle() noexcept = default;
+  explicit AbortHandle(detail::Header* t) noexcept : t_(t) {
+    if (t_) t_->state.ref_inc();
+  }
+  AbortHandle(const AbortHandle& o) noexcept : AbortHandle(o.t_) {}
+  AbortHandle(AbortHandle&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  AbortHandle& operator=(AbortHandle o) noexcept {
+    std::swap(t_, o.t_);
+    return *this;
+  }
+  ~AbortHandle() {
+    if (t_) detail::drop_task_ref(t_);
+  }
+
+  [[nodiscard]] bool valid() const noexcept { return t_ != nullptr; }
+  /// Requests cancellation, as JoinHandle::abort. No effect once the task finished.
+  void abort() const noexcept {
+    if (t_ && t_->state.remote_abort() == detail::NotifyOutcome::Submit) detail::schedule_notified(t_);
+  }
+  /// True once the task has completed (with a value, an exception or cancellation).
+  [[nodiscard]] bool is_finished() const {
+    check_valid();
+    return t_->state.load().complete();
+  }
+  [[nodiscard]] TaskId id() const {
+    check_valid();
+    return t_->id;
+  }
+
+ private:
+  void check_valid() const {
+    if (!t_) throw std::logic_error("weft::AbortHandle: empty (default-constructed or moved from)");
+  }
+  detail::Header* t_ = nullptr;
+};
+
 template <class T>
 class [[nodiscard]] JoinHandle {
  public:
@@ -53,15 +94,23 @@ class [[nodiscard]] JoinHandle {
   void abort() const noexcept {
     if (cell_ && cell_->state.remote_abort() == detail::NotifyOutcome::Submit) detail::schedule_notified(cell_);
   }
+  /// A handle that can abort the task but not await it; it may outlive this JoinHandle.
+  [[nodiscard]] AbortHandle abort_handle() const {
+    check_valid();
+    return AbortHandle(cell_);
+  }
 
-  /// The leaf-future interface: Ready(result) once the task completed.
+  /// The leaf-future interface: Ready(result) once the task completed. Spends one unit of
+  /// the cooperative budget when ready.
   Poll<JoinResult<T>> poll(Context& cx) {
     check_valid();
     if (taken_) throw std::logic_error("weft::JoinHandle: awaited again after it already yielded its result");
+    if (!coop::poll_proceed(cx)) return pending;
     detail::Snapshot s = cell_->state.load();
     if (!s.complete() && register_waker(s, cx)) return pending;
     // Complete: the acquire in load()/the failed CAS pairs with to_complete's release (R2).
     taken_ = true;
+    coop::made_progress();
     return std::move(*cell_->output);
   }
 
@@ -76,17 +125,20 @@ class [[nodiscard]] JoinHandle {
   /// A future yielding JoinResult<T> (never throws JoinError).
   auto result() & { return ResultFuture{this}; }
 
-  auto operator co_await() & { return UnwrapAwaiter{*this}; }
-  auto operator co_await() && { return UnwrapAwaiter{*this}; }
+  /// `co_await handle`: the value, or throws the JoinError. (In a weft::Task, the await
+  /// goes through detail::transform_await, which builds the same awaiter.)
+  struct unwrap_awaiter : detail::PollAwaiter<JoinHandle&> {
+    explicit unwrap_awaiter(JoinHandle& h, bool unconstrained = false)
+        : detail::PollAwaiter<JoinHandle&>(h, unconstrained) {}
+    T await_resume() { return detail::PollAwaiter<JoinHandle&>::await_resume().value(); }
+  };
+  auto operator co_await() & { return unwrap_awaiter{*this}; }
+  auto operator co_await() && { return unwrap_awaiter{*this}; }
 
  private:
   struct ResultFuture {
     JoinHandle* h;
     Poll<JoinResult<T>> poll(Context& cx) { return h->poll(cx); }
-  };
-  struct UnwrapAwaiter : detail::PollAwaiter<JoinHandle&> {
-    explicit UnwrapAwaiter(JoinHandle& h) : detail::PollAwaiter<JoinHandle&>(h) {}
-    T await_resume() { return detail::PollAwaiter<JoinHandle&>::await_resume().value(); }
   };
 
   // Returns true if a waker is registered and the task is still not complete (R3).

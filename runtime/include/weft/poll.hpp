@@ -2,25 +2,40 @@
 // Poll<T>: the result of polling a leaf future or stream once: Ready(value) or Pending.
 // A Pending result promises that the Context's waker was registered and will be woken
 // when polling again may make progress.
+//
+// `weft::pending` has two uses, as in Rust's `Poll::Pending` and `std::future::pending()`:
+//   return pending;                    // in a poll function: Poll<T> is Pending
+//   co_await weft::pending<int>();     // a future that never completes
+// Both are the one function template below: a Poll<T> converts from the address of
+// pending<void> (the bare name `pending`, deduced by the conversion), so `return pending;`
+// reads as a value while `pending<T>()` is an ordinary call.
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 namespace weft {
 
-struct PendingTag {
-  explicit constexpr PendingTag() = default;
-};
-inline constexpr PendingTag pending{};
+class Context;
+
+template <class T>
+class PendingFuture;
+/// A future that never completes (tokio's std::future::pending()); see the note above for
+/// `return pending;`.
+template <class T = void>
+constexpr PendingFuture<T> pending() noexcept;
+
+namespace detail {
+using PendingFn = PendingFuture<void> (*)() noexcept;
+}  // namespace detail
 
 template <class T>
 class [[nodiscard]] Poll {
  public:
   using value_type = T;
-  constexpr Poll(PendingTag) noexcept {}
+  /// Pending: `return pending;`.
+  constexpr Poll(detail::PendingFn) noexcept {}
   template <class U = T>
-    requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, Poll>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, PendingTag>)
+    requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, Poll>)
   constexpr Poll(U&& value) : value_(std::in_place, std::forward<U>(value)) {}
 
   [[nodiscard]] constexpr bool is_ready() const noexcept { return value_.has_value(); }
@@ -39,7 +54,7 @@ template <>
 class [[nodiscard]] Poll<void> {
  public:
   using value_type = void;
-  constexpr Poll(PendingTag) noexcept : ready_(false) {}
+  constexpr Poll(detail::PendingFn) noexcept : ready_(false) {}
   constexpr Poll() noexcept : ready_(true) {}
   [[nodiscard]] constexpr bool is_ready() const noexcept { return ready_; }
   [[nodiscard]] constexpr bool is_pending() const noexcept { return !ready_; }
@@ -51,5 +66,19 @@ class [[nodiscard]] Poll<void> {
 
 /// Ready(): a ready Poll<void>.
 constexpr Poll<void> ready() noexcept { return Poll<void>{}; }
+
+/// The future of `pending<T>()`: Pending forever. It registers no waker, since nothing will
+/// ever make it ready; use it where a branch of a select or a test needs a future that never
+/// completes.
+template <class T>
+class PendingFuture {
+ public:
+  constexpr Poll<T> poll(Context&) const noexcept { return pending; }
+};
+
+template <class T>
+constexpr PendingFuture<T> pending() noexcept {
+  return PendingFuture<T>{};
+}
 
 }  // namespace weft

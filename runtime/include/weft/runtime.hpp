@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "weft/detail/header.hpp"
@@ -129,6 +130,29 @@ class Runtime {
     });
     if (!out->has_value() && out->error().is_panic()) out->error().resume_panic();
     return std::move(*out).value();
+  }
+
+  /// Polls a leaf future (a JoinHandle, a channel receive, any type with
+  /// `Poll<T> poll(Context&)`) on the calling thread until it is ready, and returns its
+  /// output; no task is spawned for it. The runtime is entered meanwhile (weft::spawn and
+  /// Handle::current work inside the poll); a current_thread runtime runs its tasks on this
+  /// thread while it waits. Same restriction as above: not from inside a runtime.
+  template <class F>
+    requires Future<std::remove_cvref_t<F>>
+  future_output_t<std::remove_cvref_t<F>> block_on(F&& future) {
+    using Out = future_output_t<std::remove_cvref_t<F>>;
+    detail::Scheduler* s = checked();
+    check_block_on_allowed();
+    auto& f = future;  // polled in place: a future may not be movable once polled
+    std::optional<std::conditional_t<std::is_void_v<Out>, bool, Out>> out;
+    wait_until(s, [&](Context& cx) {
+      auto p = f.poll(cx);
+      if (p.is_pending()) return false;
+      if constexpr (std::is_void_v<Out>) out.emplace(true);
+      else out.emplace(std::move(p).take());
+      return true;
+    });
+    if constexpr (!std::is_void_v<Out>) return std::move(*out);
   }
 
  private:

@@ -1,5 +1,6 @@
 #pragma once
-// weft::Task<T>: a lazy coroutine producing one T (or an exception). Nothing runs until it
+// weft::Task<T>: a lazy coroutine producing one T (or an exception). T may be void or a
+// reference (Task<T&> yields the reference the coroutine returned). Nothing runs until it
 // is awaited by another task or spawned; `co_await task` runs it to completion on the
 // awaiting task by symmetric transfer (no scheduler round trip) and yields its value or
 // rethrows its exception. Frames come from the allocator chosen by WEFT_ALLOCATOR
@@ -17,7 +18,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -28,6 +31,13 @@ namespace weft {
 
 template <class T = void>
 class Task;
+
+namespace coop {
+/// Runs `t` without a cooperative budget: none of its awaits (nor those of the tasks it
+/// awaits) yield because the budget is spent. Spawn or await the task it returns.
+template <class T>
+Task<T> unconstrained(Task<T> t) noexcept;
+}  // namespace coop
 
 namespace detail {
 
@@ -92,6 +102,9 @@ void* claim_cell_storage(std::coroutine_handle<> h) noexcept {
 
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation;
+  // coop::unconstrained: this task's awaits spend no budget. Set before the task starts;
+  // inherited by the tasks it awaits.
+  bool unconstrained = false;
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   struct FinalAwaiter {
@@ -107,13 +120,17 @@ struct TaskPromiseBase {
 
   template <class A>
   decltype(auto) await_transform(A&& a) {
-    return transform_await(std::forward<A>(a));
+    return transform_await(std::forward<A>(a), unconstrained);
   }
 };
 
+/// How a promise or a result holds a T: a reference as a reference_wrapper (Task<T&>).
+template <class T>
+using stored_t = std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>, T>;
+
 template <class T>
 struct TaskPromise : TaskPromiseBase, FrameAlloc<T> {
-  std::variant<std::monostate, T, std::exception_ptr> result;
+  std::variant<std::monostate, stored_t<T>, std::exception_ptr> result;
   Task<T> get_return_object() noexcept;
   template <class U = T>
     requires std::is_convertible_v<U&&, T>
@@ -174,32 +191,43 @@ class [[nodiscard]] Task {
   /// Runs the task on the awaiting coroutine and yields its value (or rethrows). The frame
   /// moves into the awaiter, so awaiting the same Task twice throws std::logic_error.
   auto operator co_await() && {
-    struct Awaiter {
-      handle_type h;
-      explicit Awaiter(handle_type hh) noexcept : h(hh) {}
-      Awaiter(Awaiter&& o) noexcept : h(std::exchange(o.h, {})) {}
-      Awaiter(const Awaiter&) = delete;
-      ~Awaiter() {
-        if (h) h.destroy();
-      }
-      bool await_ready() const noexcept { return false; }
-      std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
-        h.promise().continuation = parent;
-        return h;
-      }
-      T await_resume() { return h.promise().take(); }
-    };
     if (!h_) throw std::logic_error("weft::Task: co_await on an empty (moved-from or already awaited) task");
     return Awaiter{std::exchange(h_, {})};
   }
 
  private:
+  struct Awaiter {
+    handle_type h;
+    explicit Awaiter(handle_type hh) noexcept : h(hh) {}
+    Awaiter(Awaiter&& o) noexcept : h(std::exchange(o.h, {})) {}
+    Awaiter(const Awaiter&) = delete;
+    ~Awaiter() {
+      if (h) h.destroy();
+    }
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
+      h.promise().continuation = parent;
+      if constexpr (std::is_base_of_v<detail::TaskPromiseBase, P>)
+        if (parent.promise().unconstrained) h.promise().unconstrained = true;
+      return h;
+    }
+    T await_resume() { return h.promise().take(); }
+  };
+  template <class U>
+  friend Task<U> coop::unconstrained(Task<U> t) noexcept;
   void reset() noexcept {
     if (h_) h_.destroy();
     h_ = {};
   }
   handle_type h_;
 };
+
+template <class T>
+Task<T> coop::unconstrained(Task<T> t) noexcept {
+  if (t.h_) t.h_.promise().unconstrained = true;
+  return t;
+}
 
 namespace detail {
 template <class T>

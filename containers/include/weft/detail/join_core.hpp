@@ -36,16 +36,28 @@ class JoinCore {
     bool removed = false;   // owner only: no longer in the set (its result must not be reported)
   };
 
-  JoinCore() : shared_(new ReadyShared) {}
+  // The completion queue is made by the first insert, so an empty set (and a moved-from
+  // one) allocates nothing. Entries point at the queue, not at the JoinCore, so a move
+  // hands both over as they are.
+  JoinCore() noexcept = default;
   JoinCore(const JoinCore&) = delete;
   JoinCore& operator=(const JoinCore&) = delete;
+  JoinCore(JoinCore&& o) noexcept
+      : shared_(std::exchange(o.shared_, nullptr)), entries_(std::exchange(o.entries_, {})) {}
+  /// Aborts the tasks this set held, then takes over `o`'s.
+  JoinCore& operator=(JoinCore&& o) noexcept {
+    JoinCore old(std::move(*this));
+    shared_ = std::exchange(o.shared_, nullptr);
+    entries_ = std::exchange(o.entries_, {});
+    return *this;
+  }
   ~JoinCore() {
     for (Entry* e : entries_) {
       e->handle.abort();
       release(e);
     }
     entries_.clear();
-    ReadyEntry::close(shared_);
+    if (shared_) ReadyEntry::close(shared_);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
@@ -56,6 +68,7 @@ class JoinCore {
 
   /// Adds a spawned task; its join waker becomes the entry's waker.
   Entry* insert(JoinHandle<V> h, Payload p) {
+    if (!shared_) shared_ = new ReadyShared;
     auto* e = new Entry(shared_, std::move(h), std::move(p));
     e->index = entries_.size();
     entries_.push_back(e);
@@ -86,6 +99,7 @@ class JoinCore {
   /// The next completed entry's payload, id and result, or nothing if none is ready now.
   /// With a context: registers it to be woken when one completes.
   std::optional<Completed> pop_ready(Context* cx) {
+    if (!shared_) return std::nullopt;  // nothing was ever inserted: nothing to wake us
     bool registered = false;
     for (;;) {
       // The set is the queue's only consumer until it closes it (ready_queue.hpp).
@@ -123,7 +137,7 @@ class JoinCore {
     e->ref_dec();                 // the owner's reference
   }
 
-  ReadyShared* shared_;
+  ReadyShared* shared_ = nullptr;  // made by the first insert
   std::vector<Entry*> entries_;
 };
 

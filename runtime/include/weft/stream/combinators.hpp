@@ -254,7 +254,7 @@ class Chain {
   [[nodiscard]] SizeHint size_hint() const {
     auto [la, ha] = a_.size_hint();
     auto [lb, hb] = b_.size_hint();
-    return {la + lb, weft::detail::add_upper(ha, hb)};
+    return {weft::detail::add_lower(la, lb), weft::detail::add_upper(ha, hb)};
   }
 
  private:
@@ -304,11 +304,11 @@ class Zip {
     auto [la, ha] = weft::size_hint(a_);
     auto [lb, hb] = weft::size_hint(b_);
     std::size_t ba = ia_ ? 1 : 0, bb = ib_ ? 1 : 0;
-    std::optional<std::size_t> hi;
-    if (ha && hb) hi = std::min(*ha + ba, *hb + bb);
-    else if (ha) hi = *ha + ba;
-    else if (hb) hi = *hb + bb;
-    return {std::min(la + ba, lb + bb), hi};
+    using weft::detail::add_lower, weft::detail::add_upper;
+    std::optional<std::size_t> a = add_upper(ha, ba), b = add_upper(hb, bb), hi;
+    if (a && b) hi = std::min(*a, *b);
+    else hi = a ? a : b;
+    return {std::min(add_lower(la, ba), add_lower(lb, bb)), hi};
   }
 
  private:
@@ -370,7 +370,7 @@ class Merge {
   }
   [[nodiscard]] SizeHint size_hint() const {
     SizeHint h{0, std::size_t{0}};
-    std::apply([&](const auto&... s) { ((h = {h.first + s.size_hint().first, weft::detail::add_upper(h.second, s.size_hint().second)}), ...); }, ss_);
+    std::apply([&](const auto&... s) { ((h = {weft::detail::add_lower(h.first, s.size_hint().first), weft::detail::add_upper(h.second, s.size_hint().second)}), ...); }, ss_);
     return h;
   }
 

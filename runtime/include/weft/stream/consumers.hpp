@@ -163,7 +163,7 @@ class BufferUnordered {
   }
   [[nodiscard]] SizeHint size_hint() const {
     auto [lo, hi] = s_ended_ ? SizeHint{0, std::size_t{0}} : weft::size_hint(s_);
-    return {lo + in_flight_.size(), weft::detail::add_upper(hi, in_flight_.size())};
+    return {weft::detail::add_lower(lo, in_flight_.size()), weft::detail::add_upper(hi, in_flight_.size())};
   }
 
  private:

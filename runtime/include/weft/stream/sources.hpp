@@ -31,12 +31,21 @@ class Iter {
     }
     return *this;
   }
-  Poll<std::optional<Item>> poll_next(Context&) {
+  /// Yields (Pending after waking the task) after every 32 items, as tokio-stream's iter,
+  /// so a loop draining it (collect, for_each, a StreamMap) lets other tasks run.
+  Poll<std::optional<Item>> poll_next(Context& cx) {
+    if (since_yield_ == yield_every) {
+      since_yield_ = 0;
+      cx.waker().wake_by_ref();
+      return weft::pending;
+    }
+    ++since_yield_;
     if (it_ == std::ranges::end(r_)) return std::optional<Item>();
     Item v = std::move(*it_);
     ++it_;
     return std::optional<Item>(std::move(v));
   }
+  static constexpr unsigned yield_every = 32;
   [[nodiscard]] SizeHint size_hint() const {
     if constexpr (std::ranges::sized_range<R>) {
       auto left = static_cast<std::size_t>(std::ranges::distance(it_, std::ranges::end(r_)));
@@ -55,6 +64,7 @@ class Iter {
   }
   R r_;
   std::ranges::iterator_t<R> it_;
+  unsigned since_yield_ = 0;
 };
 template <std::ranges::input_range R>
 Iter<std::remove_cvref_t<R>> iter(R&& r) {

@@ -11,6 +11,7 @@
 // (tokio-stream's wrapper: items as optional<Item>, then one final nullopt item when the
 // inner stream ends), and into_future(Task) (drive a task inside another task's poll).
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -43,8 +44,13 @@ SizeHint size_hint(const S& s) {
 }
 
 namespace detail {
-inline std::optional<std::size_t> add_upper(std::optional<std::size_t> a, std::optional<std::size_t> b) {
-  if (!a || !b) return std::nullopt;
+// Size-hint arithmetic, as Rust's Iterator::size_hint sums: lower bounds saturate at
+// SIZE_MAX; an upper bound that would overflow becomes "no upper bound".
+inline constexpr std::size_t add_lower(std::size_t a, std::size_t b) noexcept {
+  return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+inline constexpr std::optional<std::size_t> add_upper(std::optional<std::size_t> a, std::optional<std::size_t> b) noexcept {
+  if (!a || !b || *a > SIZE_MAX - *b) return std::nullopt;
   return *a + *b;
 }
 /// The sum of the size hints of a range of streams.
@@ -53,7 +59,7 @@ SizeHint sum_size_hints(const R& streams) {
   SizeHint h{0, std::size_t{0}};
   for (const auto& s : streams) {
     auto [lo, hi] = weft::size_hint(s);
-    h.first += lo;
+    h.first = add_lower(h.first, lo);
     h.second = add_upper(h.second, hi);
   }
   return h;
@@ -133,7 +139,7 @@ class StreamNotifyClose {
   [[nodiscard]] SizeHint size_hint() const {
     if (!s_) return {0, std::size_t{0}};
     auto [lo, hi] = weft::size_hint(*s_);
-    return {lo + 1, hi ? std::optional<std::size_t>(*hi + 1) : std::nullopt};
+    return {detail::add_lower(lo, 1), detail::add_upper(hi, 1)};
   }
   /// The inner stream, while it has not ended.
   S* get_mut() noexcept { return s_ ? &*s_ : nullptr; }

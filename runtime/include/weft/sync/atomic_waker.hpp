@@ -37,7 +37,9 @@ class AtomicWaker {
     // Acquire: pairs with the release that last left WAITING, so we see the slot as it was.
     if (state_.compare_exchange_strong(expected, REGISTERING, std::memory_order_acquire,
                                        std::memory_order_acquire)) {
-      if (!waker_.will_wake(w)) waker_ = w;
+      // The replaced waker is dropped after the slot is released (its drop may re-enter).
+      Waker replaced;
+      if (!waker_.will_wake(w)) replaced = std::exchange(waker_, w);
       expected = REGISTERING;
       // AcqRel: release publishes the slot to the next taker; acquire pairs with a racing
       // wake's fetch_or when this fails.

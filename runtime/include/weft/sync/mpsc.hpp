@@ -1,29 +1,45 @@
 #pragma once
-// mpsc channels: many senders, one receiver. unbounded_channel<T>() never waits to send;
-// channel<T>(capacity) gives back-pressure: `co_await tx.send(v)` waits for room.
+// mpsc channels: many senders, one receiver (tokio::sync::mpsc). unbounded_channel<T>()
+// never waits to send; channel<T>(capacity) gives back-pressure: `co_await tx.send(v)` waits
+// for room, and `co_await tx.reserve()` reserves room before the value exists.
 //
 // The queue is lock-free (detail/mpsc_queue.hpp: a send is one allocation, one exchange and
 // one store, then the receiver's AtomicWaker is woken). The bounded channel's capacity is a
 // Semaphore: a send takes a permit, a receive returns one.
 //
-// Lifecycle: senders are copyable; when the last one is gone the receiver drains what is
-// queued and then sees end-of-stream (recv yields nullopt). Receiver::close() (or dropping
-// the receiver) fails later sends, which hand their value back; values already queued can
-// still be received (after close) or are destroyed (after drop).
+// Lifecycle:
+// - Senders are copyable. A pending bounded send and an unused Permit count as senders too:
+//   the receiver reports end-of-stream (recv yields nullopt) only after every sender, send
+//   in progress and permit is gone and the queue is drained, so a send that reports success
+//   is always received or dropped with the receiver, never lost in between.
+// - Receiver::close() fails later sends (they hand their value back) and wakes waiting
+//   bounded senders; values already queued can still be received.
+// - Dropping the receiver closes the channel and destroys the queued values at once (not
+//   when the last sender goes), so a channel of connections or buffers releases them.
+//
+// Results: send and try_send return a [[nodiscard]] weft::Result whose error carries the
+// value back (SendError, TrySendError). blocking_send / blocking_recv are for threads outside
+// every runtime (called on a worker they throw std::logic_error).
+//
+// Budget: poll_recv (recv, the Stream) and a bounded send's wait spend the cooperative
+// budget (coop.hpp), so a task draining an always-ready channel still yields.
 //
 // Cancel safety: dropping a pending recv loses nothing. Dropping a pending bounded send
-// drops its value and returns any permit it was assigned.
+// drops its value and returns any permit it was assigned. Dropping a pending reserve returns
+// its permit; dropping an unused Permit returns its slot.
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <thread>
 #include <utility>
 
+#include "weft/coop.hpp"
+#include "weft/detail/block_thread.hpp"
 #include "weft/detail/mpsc_queue.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
+#include "weft/result.hpp"
 #include "weft/sync/atomic_waker.hpp"
 #include "weft/sync/semaphore.hpp"
 
@@ -31,7 +47,12 @@ namespace weft::mpsc {
 
 enum class TryRecvError { empty, disconnected };
 
-/// try_send failed: the value comes back.
+/// The receiver is closed or gone: the value comes back.
+template <class T>
+struct SendError {
+  T value;
+};
+/// try_send failed: the value comes back, with why.
 template <class T>
 struct TrySendError {
   enum class Kind { full, closed };
@@ -40,27 +61,56 @@ struct TrySendError {
   [[nodiscard]] bool is_full() const noexcept { return kind == Kind::full; }
   [[nodiscard]] bool is_closed() const noexcept { return kind == Kind::closed; }
 };
+/// Why reserve / try_reserve gave no permit.
+enum class ReserveError { full, closed };
+
+template <class T>
+using SendResult = Result<void, SendError<T>>;
+template <class T>
+using TrySendResult = Result<void, TrySendError<T>>;
 
 namespace detail {
+/// The shared channel. Its lifetime: `refs` counts the receiver and one reference held by
+/// all sender-likes together (senders, pending sends, permits: counted in `tx_count`), so
+/// making a sender costs one atomic increment.
 template <class T>
 struct Chan {
-  explicit Chan(std::size_t capacity) {
-    if (capacity > 0) sem.emplace(capacity);
+  explicit Chan(std::size_t cap) : capacity(cap) {
+    if (cap > 0) sem.emplace(cap);
   }
   weft::detail::MpscQueue<T> queue;
   AtomicWaker rx_waker;
-  std::atomic<std::size_t> tx_count{1};  // live senders
+  std::atomic<std::size_t> tx_count{1};  // live sender-likes; 0 is final
+  std::atomic<std::size_t> refs{2};      // the receiver + the sender-likes (while tx_count > 0)
   // Bit 0: the receiver closed (or was dropped). The rest: sends in flight, times 2.
   // A send enters with fetch_add(2) and gives up if the bit was set; close() sets the bit
   // with fetch_or. Both are RMWs on one word, so their order is total: a send either
   // entered before the close (and the receiver, having closed, waits for the in-flight
   // count to drop to 0 before it reports the end) or sees the bit and hands its value back.
-  // So a send that reports success is always received (unless the receiver is dropped).
+  // So a send that reports success is always received (or destroyed by the receiver's drop).
   std::atomic<std::uint64_t> state{0};
   std::optional<Semaphore> sem;  // bounded channels only
+  const std::size_t capacity;    // 0: unbounded
 
   static constexpr std::uint64_t CLOSED = 1;
   static constexpr std::uint64_t ONE_SEND = 2;
+
+  void ref_dec() noexcept {
+    // AcqRel: the last one sees every other holder's uses before deleting.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  void tx_inc() noexcept {
+    // Relaxed: made from a live sender-like (tx_count >= 1); no data is published.
+    tx_count.fetch_add(1, std::memory_order_relaxed);
+  }
+  void tx_dec() noexcept {
+    // AcqRel: the last sender's release orders every send before the receiver's acquire
+    // load of the count (end-of-stream only after all values).
+    if (tx_count.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      rx_waker.wake();
+      ref_dec();
+    }
+  }
 
   [[nodiscard]] bool closed() const noexcept {
     // Acquire: pairs with close()'s acq_rel fetch_or.
@@ -89,6 +139,31 @@ struct Chan {
     return std::nullopt;
   }
 };
+
+/// One counted sender-like reference to a channel (see Chan).
+template <class T>
+class TxRef {
+ public:
+  TxRef() noexcept = default;
+  explicit TxRef(Chan<T>* c) noexcept : c_(c) {}  // adopts tx_count's initial 1
+  TxRef(const TxRef& o) noexcept : c_(o.c_) {
+    if (c_) c_->tx_inc();
+  }
+  TxRef(TxRef&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  TxRef& operator=(TxRef o) noexcept {
+    std::swap(c_, o.c_);
+    return *this;
+  }
+  ~TxRef() {
+    if (c_) c_->tx_dec();
+  }
+  Chan<T>* get() const noexcept { return c_; }
+  Chan<T>* operator->() const noexcept { return c_; }
+  explicit operator bool() const noexcept { return c_ != nullptr; }
+
+ private:
+  Chan<T>* c_ = nullptr;
+};
 }  // namespace detail
 
 template <class T>
@@ -102,103 +177,204 @@ using Sender = BasicSender<T, true>;
 template <class T>
 using UnboundedSender = BasicSender<T, false>;
 
-/// A sender. Copyable; the receiver ends when the last copy is gone.
+/// Reserved room in a bounded channel (from Sender::reserve / try_reserve): send() cannot
+/// wait or find the channel full. It counts as a sender. Dropping it unused frees the slot.
+template <class T>
+class [[nodiscard]] Permit {
+ public:
+  Permit(Permit&& o) noexcept = default;
+  Permit& operator=(Permit&& o) noexcept {
+    if (this != &o) {
+      release();
+      tx_ = std::move(o.tx_);
+    }
+    return *this;
+  }
+  Permit(const Permit&) = delete;
+  Permit& operator=(const Permit&) = delete;
+  ~Permit() { release(); }
+
+  /// Sends into the reserved slot; fails (the value comes back) only if the receiver
+  /// closed or was dropped since the reservation. Consumes the permit.
+  SendResult<T> send(T v) && {
+    if (!tx_) throw std::logic_error("weft::mpsc::Permit: send on a used or moved-from permit");
+    detail::TxRef<T> tx = std::move(tx_);
+    if (auto back = tx->push(std::move(v))) {
+      tx->sem->release(1);
+      return Err(SendError<T>{std::move(*back)});
+    }
+    return {};
+  }
+
+ private:
+  template <class, bool>
+  friend class BasicSender;
+  explicit Permit(detail::TxRef<T> tx) noexcept : tx_(std::move(tx)) {}
+  void release() noexcept {
+    if (tx_) {
+      tx_->sem->release(1);
+      tx_ = detail::TxRef<T>();
+    }
+  }
+  detail::TxRef<T> tx_;
+};
+
+/// A sender. Copyable; the receiver ends when the last copy (and every pending send and
+/// permit) is gone.
 template <class T, bool Bounded>
 class BasicSender {
  public:
-  BasicSender(const BasicSender& o) noexcept : c_(o.c_) {
-    // Relaxed: a new sender is made from a live one; no data is published.
-    if (c_) c_->tx_count.fetch_add(1, std::memory_order_relaxed);
-  }
-  BasicSender(BasicSender&& o) noexcept = default;
-  BasicSender& operator=(BasicSender o) noexcept {
-    std::swap(c_, o.c_);
-    return *this;
-  }
-  ~BasicSender() {
-    // AcqRel: the last sender's release orders every send before the receiver's acquire
-    // load of the count (end-of-stream only after all values).
-    if (c_ && c_->tx_count.fetch_sub(1, std::memory_order_acq_rel) == 1) c_->rx_waker.wake();
-  }
+  BasicSender(const BasicSender&) noexcept = default;
+  BasicSender(BasicSender&&) noexcept = default;
+  BasicSender& operator=(const BasicSender&) noexcept = default;
+  BasicSender& operator=(BasicSender&&) noexcept = default;
 
-  /// Unbounded: sends now; nullopt on success, or the value back if the receiver is closed.
-  std::optional<T> send(T v)
+  /// Unbounded: sends now. Fails, handing the value back, if the receiver is closed.
+  SendResult<T> send(T v)
     requires(!Bounded)
   {
     check();
-    return c_->push(std::move(v));
+    if (auto back = tx_->push(std::move(v))) return Err(SendError<T>{std::move(*back)});
+    return {};
   }
 
-  /// Bounded: a future that waits for room, then sends; it yields nullopt on success or
-  /// the value back if the receiver is closed. Nothing is sent unless it is awaited.
+  /// Bounded: a future that waits for room, then sends; it yields a SendResult (failed,
+  /// with the value back, if the receiver is closed). Nothing is sent unless it is polled.
+  /// Spends the cooperative budget while it waits for room.
   [[nodiscard]] auto send(T v)
     requires Bounded
   {
     check();
-    return SendFuture{c_, std::move(v)};
+    return SendFuture{tx_, std::move(v)};
   }
 
-  /// Sends without waiting: nullopt on success, else the value back with full / closed.
-  std::optional<TrySendError<T>> try_send(T v) {
+  /// Sends without waiting; fails with full or closed, handing the value back.
+  TrySendResult<T> try_send(T v) {
     check();
     using K = typename TrySendError<T>::Kind;
-    if (c_->closed()) return TrySendError<T>{K::closed, std::move(v)};
-    if (c_->sem && !c_->sem->try_acquire()) {
-      K k = c_->sem->is_closed() ? K::closed : K::full;
-      return TrySendError<T>{k, std::move(v)};
+    if (tx_->closed()) return Err(TrySendError<T>{K::closed, std::move(v)});
+    if (tx_->sem && !tx_->sem->try_acquire()) {
+      K k = tx_->sem->is_closed() ? K::closed : K::full;
+      return Err(TrySendError<T>{k, std::move(v)});
     }
-    if (auto back = c_->push(std::move(v))) {
-      if (c_->sem) c_->sem->release(1);
-      return TrySendError<T>{K::closed, std::move(*back)};
+    if (auto back = tx_->push(std::move(v))) {
+      if (tx_->sem) tx_->sem->release(1);
+      return Err(TrySendError<T>{K::closed, std::move(*back)});
     }
-    return std::nullopt;
+    return {};
   }
 
-  [[nodiscard]] bool is_closed() const noexcept { return !c_ || c_->closed(); }
-  [[nodiscard]] bool same_channel(const BasicSender& o) const noexcept { return c_ == o.c_; }
+  /// Sends from a thread outside every runtime, blocking it while the channel is full.
+  /// Throws std::logic_error on a runtime's thread (blocking a worker can deadlock).
+  SendResult<T> blocking_send(T v)
+    requires Bounded
+  {
+    weft::detail::check_blocking_allowed("weft::mpsc::Sender::blocking_send");
+    auto f = send(std::move(v));
+    return weft::detail::block_thread_on(f).take();
+  }
+
+  /// `co_await tx.reserve()`: waits for room and yields a Permit for it, or
+  /// ReserveError::closed if the receiver is closed. Cancel safe (a permit assigned to a
+  /// dropped reserve goes back to the channel).
+  [[nodiscard]] auto reserve()
+    requires Bounded
+  {
+    check();
+    return ReserveFuture{tx_};
+  }
+  /// A Permit if there is room now; else full or closed.
+  Result<Permit<T>, ReserveError> try_reserve()
+    requires Bounded
+  {
+    check();
+    if (tx_->closed()) return Err(ReserveError::closed);
+    if (!tx_->sem->try_acquire()) return Err(tx_->sem->is_closed() ? ReserveError::closed : ReserveError::full);
+    return Permit<T>(tx_);
+  }
+
+  /// Free slots now (max_capacity() minus queued values, reserved slots and sends that hold
+  /// a slot). A snapshot: other senders and the receiver change it concurrently.
+  [[nodiscard]] std::size_t capacity() const
+    requires Bounded
+  {
+    check();
+    return tx_->sem->available_permits();
+  }
+  /// The capacity the channel was created with.
+  [[nodiscard]] std::size_t max_capacity() const
+    requires Bounded
+  {
+    check();
+    return tx_->capacity;
+  }
+
+  [[nodiscard]] bool is_closed() const noexcept { return !tx_ || tx_->closed(); }
+  [[nodiscard]] bool same_channel(const BasicSender& o) const noexcept { return tx_.get() == o.tx_.get(); }
 
  private:
   template <class U>
   friend std::pair<UnboundedSender<U>, Receiver<U>> unbounded_channel();
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
-  explicit BasicSender(std::shared_ptr<detail::Chan<T>> c) noexcept : c_(std::move(c)) {}
+  explicit BasicSender(detail::TxRef<T> tx) noexcept : tx_(std::move(tx)) {}
   void check() const {
-    if (!c_) throw std::logic_error("weft::mpsc::Sender: used after being moved from");
+    if (!tx_) throw std::logic_error("weft::mpsc::Sender: used after being moved from");
   }
 
+  // A pending send holds its own sender reference (see the lifecycle note at the top).
   class [[nodiscard]] SendFuture {
    public:
-    SendFuture(std::shared_ptr<detail::Chan<T>> c, T v)
-        : c_(std::move(c)), v_(std::move(v)) {
-      acquire_.emplace(c_->sem->acquire());
-    }
+    SendFuture(const detail::TxRef<T>& tx, T v) : tx_(tx), v_(std::move(v)) { acquire_.emplace(tx_->sem->acquire()); }
     SendFuture(SendFuture&&) = default;  // only before the first poll
-    Poll<std::optional<T>> poll(Context& cx) {
+    Poll<SendResult<T>> poll(Context& cx) {
       if (!v_) throw std::logic_error("weft::mpsc::Sender::send polled after completion");
       auto p = acquire_->poll(cx);
       if (p.is_pending()) return pending;
       acquire_.reset();
-      if (*p == Semaphore::AcquireResult::closed) return take_back();
+      if (*p == Semaphore::AcquireResult::closed) return finish(std::move(v_));
       // Holding a permit: push (or give it back if the receiver closed meanwhile).
-      auto back = c_->push(std::move(*v_));
+      auto back = tx_->push(std::move(*v_));
       v_.reset();
-      if (back) c_->sem->release(1);
-      return std::optional<T>(std::move(back));
+      if (back) tx_->sem->release(1);
+      return finish(std::move(back));
     }
 
    private:
-    Poll<std::optional<T>> take_back() {
-      std::optional<T> back = std::move(v_);
+    Poll<SendResult<T>> finish(std::optional<T> back) {
       v_.reset();
-      return back;
+      tx_ = detail::TxRef<T>();  // no longer a sender
+      if (back) return SendResult<T>(Err(SendError<T>{std::move(*back)}));
+      return SendResult<T>();
     }
-    std::shared_ptr<detail::Chan<T>> c_;
+    detail::TxRef<T> tx_;
     std::optional<T> v_;
     std::optional<Semaphore::Acquire> acquire_;
   };
 
-  std::shared_ptr<detail::Chan<T>> c_;
+  class [[nodiscard]] ReserveFuture {
+   public:
+    explicit ReserveFuture(const detail::TxRef<T>& tx) : tx_(tx), acquire_(tx_->sem->acquire()) {}
+    ReserveFuture(ReserveFuture&&) = default;  // only before the first poll
+    Poll<Result<Permit<T>, ReserveError>> poll(Context& cx) {
+      if (!tx_) throw std::logic_error("weft::mpsc::Sender::reserve polled after completion");
+      auto p = acquire_.poll(cx);
+      if (p.is_pending()) return pending;
+      detail::TxRef<T> tx = std::move(tx_);
+      if (*p == Semaphore::AcquireResult::closed) return Result<Permit<T>, ReserveError>(Err(ReserveError::closed));
+      if (tx->closed()) {
+        tx->sem->release(1);
+        return Result<Permit<T>, ReserveError>(Err(ReserveError::closed));
+      }
+      return Result<Permit<T>, ReserveError>(Permit<T>(std::move(tx)));
+    }
+
+   private:
+    detail::TxRef<T> tx_;
+    Semaphore::Acquire acquire_;
+  };
+
+  detail::TxRef<T> tx_;
 };
 
 /// The receiving half; also a Stream of T (poll_next).
@@ -206,27 +382,34 @@ template <class T>
 class Receiver {
  public:
   using Item = T;
-  Receiver(Receiver&&) noexcept = default;
+  Receiver(Receiver&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
   Receiver& operator=(Receiver&& o) noexcept {
     if (this != &o) {
       drop();
-      c_ = std::move(o.c_);
+      c_ = std::exchange(o.c_, nullptr);
     }
     return *this;
   }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
   ~Receiver() { drop(); }
 
   /// Ready(value), or Ready(nullopt) at end-of-stream (every sender gone and the queue
-  /// drained, or closed and drained).
+  /// drained, or closed and drained). Spends one unit of the cooperative budget when ready.
   Poll<std::optional<T>> poll_recv(Context& cx) {
     check();
-    if (auto v = try_pop()) return v;
-    if (finished()) return final_check();
+    if (!coop::poll_proceed(cx)) return pending;
+    auto ready = [](std::optional<T>&& v) -> Poll<std::optional<T>> {
+      coop::made_progress();
+      return std::move(v);
+    };
+    if (auto v = try_pop()) return ready(std::move(v));
+    if (finished()) return ready(final_check());
     c_->rx_waker.register_waker(cx.waker());
     // Re-check after registering: a send or the last sender's drop that happened before
     // the registration did not see our waker.
-    if (auto v = try_pop()) return v;
-    if (finished()) return final_check();
+    if (auto v = try_pop()) return ready(std::move(v));
+    if (finished()) return ready(final_check());
     return pending;
   }
   Poll<std::optional<T>> poll_next(Context& cx) { return poll_recv(cx); }
@@ -238,6 +421,14 @@ class Receiver {
       Poll<std::optional<T>> poll(Context& cx) { return r->poll_recv(cx); }
     };
     return Recv{this};
+  }
+
+  /// Receives on a thread outside every runtime, blocking it until a value or the end.
+  /// Throws std::logic_error on a runtime's thread.
+  std::optional<T> blocking_recv() {
+    weft::detail::check_blocking_allowed("weft::mpsc::Receiver::blocking_recv");
+    auto f = recv();
+    return weft::detail::block_thread_on(f).take();
   }
 
   /// Never waits.
@@ -283,7 +474,7 @@ class Receiver {
   friend std::pair<UnboundedSender<U>, Receiver<U>> unbounded_channel();
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
-  explicit Receiver(std::shared_ptr<detail::Chan<T>> c) noexcept : c_(std::move(c)) {}
+  explicit Receiver(detail::Chan<T>* c) noexcept : c_(c) {}
   void check() const {
     if (!c_) throw std::logic_error("weft::mpsc::Receiver: used after being moved from");
   }
@@ -299,7 +490,7 @@ class Receiver {
     }
     return out;
   }
-  Poll<std::optional<T>> final_check() {
+  std::optional<T> final_check() {
     // Finished: drain what is left; a mid-push sender (inconsistent) completes soon.
     for (;;) {
       std::optional<T> out;
@@ -309,7 +500,7 @@ class Receiver {
         return out;
       }
       // Empty: the end, unless a send that entered before the close is still pushing.
-      if (r == weft::detail::MpscQueue<T>::Pop::empty && !c_->sends_in_flight()) return std::optional<T>();
+      if (r == weft::detail::MpscQueue<T>::Pop::empty && !c_->sends_in_flight()) return std::nullopt;
       std::this_thread::yield();
     }
   }
@@ -319,10 +510,13 @@ class Receiver {
     if (c_->sem) c_->sem->close();
     // Drop the registered waker now: a sender must not keep the receiving task alive.
     (void)c_->rx_waker.take();
-    // Queued values are destroyed with the channel (when the last sender goes).
-    c_.reset();
+    // Destroy what is queued now, including the values of sends that entered before the
+    // close (final_check waits for them); later sends fail and keep their values.
+    while (final_check()) {
+    }
+    std::exchange(c_, nullptr)->ref_dec();
   }
-  std::shared_ptr<detail::Chan<T>> c_;
+  detail::Chan<T>* c_;
 };
 
 template <class T>
@@ -330,16 +524,16 @@ using UnboundedReceiver = Receiver<T>;
 
 template <class T>
 std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
-  auto c = std::make_shared<detail::Chan<T>>(0);
-  return {UnboundedSender<T>(c), Receiver<T>(c)};
+  auto* c = new detail::Chan<T>(0);
+  return {UnboundedSender<T>(detail::TxRef<T>(c)), Receiver<T>(c)};
 }
 
 /// A bounded channel holding at most `capacity` queued values. capacity 0 is rejected.
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
   if (capacity == 0) throw std::invalid_argument("weft::mpsc::channel: capacity must be at least 1");
-  auto c = std::make_shared<detail::Chan<T>>(capacity);
-  return {Sender<T>(c), Receiver<T>(c)};
+  auto* c = new detail::Chan<T>(capacity);
+  return {Sender<T>(detail::TxRef<T>(c)), Receiver<T>(c)};
 }
 
 }  // namespace weft::mpsc

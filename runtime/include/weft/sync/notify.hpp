@@ -9,11 +9,15 @@
 // Cancel safety: dropping a Notified that was chosen by notify_one before it observed it
 // passes the notification on (to the next waiter, or as the stored permit), so no
 // notification is lost.
+// Wakers are dropped and woken outside the lock (a waker's drop may re-enter the Notify).
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
 
+#include "weft/coop.hpp"
 #include "weft/detail/intrusive_list.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
@@ -66,7 +70,12 @@ class Notify {
   class Notified {
    public:
     Notified(Notified&& o) noexcept : n_(o.n_), gen_(o.gen_), state_(o.state_) {
-      // Moving is only allowed before the first poll (the waiter node is not linked yet).
+      // Moving is only allowed before the first poll or enable() (the waiter node is not
+      // linked yet): moving a linked node would leave the list pointing at the old one.
+      if (o.state_ == State::waiting) {
+        std::fputs("weft::Notify::Notified moved after it was polled or enabled\n", stderr);
+        std::abort();
+      }
       o.state_ = State::done;
     }
     Notified(const Notified&) = delete;
@@ -82,35 +91,57 @@ class Notify {
       std::move(fwd).wake();
     }
 
+    /// Ready once notified. Spends one unit of the cooperative budget when ready.
     Poll<void> poll(Context& cx) {
-      std::lock_guard l(n_->mu_);
-      switch (state_) {
-        case State::init:
-          if (n_->generation_ != gen_ || n_->permit_) {
-            if (n_->generation_ == gen_) n_->permit_ = false;
-            state_ = State::done;
-            return ready();
-          }
-          waiter_.waker = cx.waker();
-          n_->waiters_.push_back(&waiter_);
-          state_ = State::waiting;
+      if (!coop::poll_proceed(cx)) return pending;
+      Waker replaced;  // dropped after the lock is released (its drop may re-enter the Notify)
+      {
+        std::lock_guard l(n_->mu_);
+        if (!try_complete_locked()) {
+          if (!waiter_.waker.will_wake(cx.waker())) replaced = std::exchange(waiter_.waker, cx.waker());
           return pending;
-        case State::waiting:
-          if (waiter_.notified || waiter_.notified_all) {
-            state_ = State::done;
-            return ready();
-          }
-          if (!waiter_.waker.will_wake(cx.waker())) waiter_.waker = cx.waker();
-          return pending;
-        case State::done:
-          return ready();
+        }
       }
+      coop::made_progress();
       return ready();
+    }
+
+    /// Registers for notify_one without polling (tokio's Notified::enable): from now on this
+    /// future can be chosen by notify_one (or take the stored permit), so a notification
+    /// sent between enable() and the first poll is not lost. Returns true if it is already
+    /// notified (the next poll is ready). Idempotent.
+    bool enable() {
+      std::lock_guard l(n_->mu_);
+      return try_complete_locked();
     }
 
    private:
     friend class Notify;
     enum class State { init, waiting, done };
+    // Under the lock: true if notified (state done); else the waiter is linked (waiting),
+    // with whatever waker it had (none before the first poll).
+    bool try_complete_locked() {
+      switch (state_) {
+        case State::init:
+          if (n_->generation_ != gen_ || n_->permit_) {
+            if (n_->generation_ == gen_) n_->permit_ = false;
+            state_ = State::done;
+            return true;
+          }
+          n_->waiters_.push_back(&waiter_);
+          state_ = State::waiting;
+          return false;
+        case State::waiting:
+          if (waiter_.notified || waiter_.notified_all) {
+            state_ = State::done;
+            return true;
+          }
+          return false;
+        case State::done:
+          return true;
+      }
+      return true;
+    }
     Notified(Notify* n, std::uint64_t gen) : n_(n), gen_(gen) {}
     Notify* n_;
     std::uint64_t gen_;

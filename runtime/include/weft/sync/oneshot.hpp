@@ -174,9 +174,14 @@ class Receiver {
   }
   ~Receiver() { drop(); }
 
-  /// Ready(value) or throws RecvError; polling again after Ready throws std::logic_error.
+  /// Ready(value) or throws RecvError. Polling again once the receiver has given its
+  /// outcome (a value, RecvError, or a try_recv that returned a value or `closed`) is a
+  /// usage error: it throws std::logic_error. Spends one unit of the cooperative budget
+  /// when ready.
   Poll<T> poll(Context& cx) {
-    if (!inner_) throw std::logic_error("weft::oneshot::Receiver: polled after completion");
+    if (!inner_)
+      throw std::logic_error("weft::oneshot::Receiver: polled after completion (its outcome was already taken)");
+    if (!coop::poll_proceed(cx)) return pending;
     unsigned s = inner_->state.load(std::memory_order_acquire);
     if (!(s & (detail::VALUE_SENT | detail::CLOSED))) {
       if (s & detail::RX_TASK_SET) {
@@ -191,7 +196,10 @@ class Receiver {
     return finish(s);
   }
 
-  /// Never waits: the value, or why there is none.
+  /// Never waits: the value, or why there is none (`empty`: not sent yet; `closed`: the
+  /// sender was dropped unsent, the receiver closed with nothing sent, or the outcome was
+  /// already taken). Any outcome but `empty` is final, as in tokio: a later poll throws
+  /// std::logic_error.
   std::optional<T> try_recv(TryRecvError* why = nullptr) {
     if (!inner_) {
       if (why) *why = TryRecvError::closed;
@@ -201,11 +209,17 @@ class Receiver {
     unsigned s = inner_->state.load(std::memory_order_acquire);
     if (s & detail::VALUE_SENT) {
       std::optional<T> v = std::move(inner_->value);
-      inner_.reset();
+      inner_->value.reset();
+      drop();
       if (!v && why) *why = TryRecvError::closed;
       return v;
     }
-    if (why) *why = (s & detail::CLOSED) ? TryRecvError::closed : TryRecvError::empty;
+    if (s & detail::CLOSED) {
+      drop();
+      if (why) *why = TryRecvError::closed;
+      return std::nullopt;
+    }
+    if (why) *why = TryRecvError::empty;
     return std::nullopt;
   }
 
@@ -222,6 +236,7 @@ class Receiver {
   explicit Receiver(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
   // `s` was observed with acquire and has VALUE_SENT or CLOSED.
   Poll<T> finish(unsigned s) {
+    coop::made_progress();
     auto inner = std::move(inner_);
     // VALUE_SENT: the slot is ours (empty if the sender was dropped unsent). CLOSED without
     // VALUE_SENT: the sender may be writing the slot right now only to take it back; do

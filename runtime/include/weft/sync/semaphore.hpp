@@ -8,11 +8,14 @@
 // the permit, or release() sees a waiter and hands permits out under the lock.
 // Cancel safety: dropping an Acquire future removes it from the queue; if a permit had
 // already been assigned to it, the permit is released again.
+// Wakers are dropped and woken outside the lock (a waker's drop may re-enter the semaphore).
 #include <atomic>
 #include <cstddef>
 #include <mutex>
+#include <utility>
 #include <vector>
 
+#include "weft/coop.hpp"
 #include "weft/detail/intrusive_list.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
@@ -90,8 +93,10 @@ class Semaphore {
       if (give_back) s_->release(1);
     }
 
+    /// Ready(acquired or closed). Spends one unit of the cooperative budget when ready.
     Poll<AcquireResult> poll(Context& cx) {
       if (done_) throw std::logic_error("weft::Semaphore::Acquire polled after completion");
+      if (!coop::poll_proceed(cx)) return pending;
       if (!queued_) {
         if (s_->is_closed()) return finish(AcquireResult::closed);
         if (s_->take_permit()) return finish(AcquireResult::acquired);
@@ -108,10 +113,13 @@ class Semaphore {
         queued_ = true;
         return pending;
       }
-      std::lock_guard l(s_->mu_);
-      if (waiter_.assigned) return finish(AcquireResult::acquired);
-      if (!waiter_.linked) return finish(AcquireResult::closed);  // removed by close()
-      if (!waiter_.waker.will_wake(cx.waker())) waiter_.waker = cx.waker();
+      Waker replaced;  // dropped after the lock is released (its drop may re-enter)
+      {
+        std::lock_guard l(s_->mu_);
+        if (waiter_.assigned) return finish(AcquireResult::acquired);
+        if (!waiter_.linked) return finish(AcquireResult::closed);  // removed by close()
+        if (!waiter_.waker.will_wake(cx.waker())) replaced = std::exchange(waiter_.waker, cx.waker());
+      }
       return pending;
     }
 
@@ -119,6 +127,7 @@ class Semaphore {
     friend class Semaphore;
     explicit Acquire(Semaphore* s) : s_(s) {}
     Poll<AcquireResult> finish(AcquireResult r) {
+      coop::made_progress();
       done_ = true;
       queued_ = false;  // nothing left to undo
       return r;
