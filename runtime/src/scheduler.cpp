@@ -464,7 +464,14 @@ void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
   TlsWorkerScope scope(&w);
   Waker waker = Waker::from_fn([p = &w.parker] { p->unpark(); });
   Context cx(waker);
-  std::function<bool()> stop = [&] { return ready(cx); };
+  // `ready` polls the caller's future as block_on's own, not as a task of this worker: what
+  // it spawns or wakes goes through the injection queue and unparks the worker (a LIFO push
+  // from here would not, and the worker could park with the task in its slot).
+  std::function<bool()> stop = [&] {
+    TlsWorkerScope outside(nullptr);
+    EnterScope entered(this);
+    return ready(cx);
+  };
   run_worker(w, &stop);
 }
 

@@ -312,6 +312,83 @@ TEST(JoinSet, void_tasks_and_detach) {
   }());
 }
 
+TEST(JoinSet, spawn_returns_an_abort_handle) {
+  weft::Runtime rt(mt());
+  rt.block_on([]() -> Task<void> {
+    JoinSet<int> set;
+    auto [tx, rx] = weft::oneshot::channel<int>();
+    weft::AbortHandle a = set.spawn(wait_on(std::move(rx)));
+    weft::AbortHandle b = set.spawn(value(5));
+    EXPECT_NE(a.id(), b.id());
+    a.abort();
+    int cancelled = 0, values = 0;
+    while (auto r = co_await set.join_next()) {
+      if (r->is_cancelled()) ++cancelled;
+      else values += r->value();
+    }
+    EXPECT_EQ(cancelled, 1);
+    EXPECT_EQ(values, 5);
+    EXPECT_TRUE(tx.is_closed());
+    EXPECT_TRUE(a.is_finished());
+  }());
+}
+
+TEST(JoinSet, moves_take_the_tasks_along) {
+  weft::Runtime rt(mt());
+  rt.block_on([]() -> Task<void> {
+    JoinSet<int> a;
+    for (int i = 0; i < 10; ++i) a.spawn(value(i));
+    JoinSet<int> b(std::move(a));
+    EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    EXPECT_FALSE(a.try_join_next().has_value());
+    EXPECT_EQ((co_await a.join_next()), std::nullopt) << "a moved-from set is empty, not broken";
+    EXPECT_EQ(b.size(), 10u);
+    a.spawn(value(100));  // the moved-from set is usable again
+    std::vector<weft::oneshot::Sender<int>> keep;
+    JoinSet<int> c;
+    for (int i = 0; i < 3; ++i) {
+      auto [tx, rx] = weft::oneshot::channel<int>();
+      keep.push_back(std::move(tx));
+      c.spawn(wait_on(std::move(rx)));
+    }
+    c = std::move(b);  // aborts c's three waiting tasks
+    for (auto& tx : keep) {
+      while (!tx.is_closed()) co_await weft::yield_now();
+    }
+    int sum = 0, n = 0;
+    while (auto r = co_await c.join_next()) {
+      sum += r->value();
+      ++n;
+    }
+    EXPECT_EQ(n, 10);
+    EXPECT_EQ(sum, 45);
+    auto r = co_await a.join_next();
+    EXPECT_EQ(r->value(), 100);
+  }());
+}
+
+TEST(JoinMap, moves_take_the_tasks_along) {
+  weft::Runtime rt(mt());
+  rt.block_on([]() -> Task<void> {
+    JoinMap<std::string, int> a;
+    a.spawn("x", value(1));
+    a.spawn("y", value(2));
+    JoinMap<std::string, int> b = std::move(a);
+    EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move)
+    EXPECT_FALSE(a.contains_key(std::string("x")));
+    EXPECT_TRUE(b.contains_key(std::string("x")));
+    JoinMap<std::string, int> c;
+    auto [tx, rx] = weft::oneshot::channel<int>();
+    c.spawn("z", wait_on(std::move(rx)));
+    c = std::move(b);
+    while (!tx.is_closed()) co_await weft::yield_now();
+    EXPECT_FALSE(c.contains_key(std::string("z")));
+    std::map<std::string, int> got;
+    while (auto r = co_await c.join_next()) got[r->first] = r->second.value();
+    EXPECT_EQ(got, (std::map<std::string, int>{{"x", 1}, {"y", 2}}));
+  }());
+}
+
 // Randomized: tasks complete on both workers while the owner aborts, replaces and joins.
 // Each live key's outcome is reported exactly once; replaced tasks never.
 TEST(JoinMap, stress_randomized_each_outcome_exactly_once) {

@@ -90,6 +90,36 @@ TEST(Shutdown, destructors_that_wake_and_spawn_during_shutdown) {
   EXPECT_TRUE(late->is_finished()) << "a spawn during shutdown completes at once, cancelled";
 }
 
+// tokio runs the drops of shutdown with the runtime entered: a task's destructor may call
+// weft::spawn and Handle::current (without holding a Handle); the spawned task is cancelled
+// at once.
+TEST(Shutdown, task_destructors_run_with_the_runtime_entered) {
+  for (Flavor f : {Flavor::multi_thread, Flavor::current_thread}) {
+    std::atomic<int> spawned_cancelled{0}, had_handle{0};
+    {
+      Runtime rt(f == Flavor::current_thread ? ct() : mt());
+      struct OnDrop {
+        std::atomic<int>* cancelled;
+        std::atomic<int>* handle;
+        ~OnDrop() {
+          if (weft::Handle::try_current()) handle->fetch_add(1);
+          (void)weft::Handle::current();  // must not throw (that would terminate here)
+          auto h = weft::spawn([]() -> Task<int> { co_return 1; }());
+          if (h.is_finished()) cancelled->fetch_add(1);
+        }
+      };
+      for (int i = 0; i < 20; ++i)
+        (void)rt.spawn([](std::atomic<int>* c, std::atomic<int>* h) -> Task<void> {
+          OnDrop d{c, h};
+          co_await weft_test::Never{};
+        }(&spawned_cancelled, &had_handle));
+      rt.block_on([]() -> Task<void> { co_await weft::yield_now(); }());
+    }
+    EXPECT_EQ(had_handle.load(), 20);
+    EXPECT_EQ(spawned_cancelled.load(), 20);
+  }
+}
+
 TEST(Shutdown, waker_outlives_the_runtime) {
   Event ev;
   std::atomic<int> dropped{0};

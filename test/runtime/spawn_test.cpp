@@ -2,12 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "../support.hpp"
+#include "weft/sync.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -157,6 +159,82 @@ TEST_P(BothFlavors, empty_task_is_rejected) {
   Runtime rt(opts());
   Task<int> empty;
   EXPECT_THROW((void)rt.spawn(std::move(empty)), std::logic_error);
+}
+
+Task<int&> pick(int& a, int& b, bool first) { co_return first ? a : b; }
+
+TEST_P(BothFlavors, task_of_a_reference) {
+  Runtime rt(opts());
+  int a = 1, b = 2;
+  int* seen = rt.block_on([](int& a, int& b) -> Task<int*> {
+    int& r = co_await pick(a, b, false);
+    r = 20;
+    auto h = weft::spawn(pick(a, b, true));
+    int& s = co_await h;
+    co_return &s;
+  }(a, b));
+  EXPECT_EQ(b, 20);
+  EXPECT_EQ(seen, &a);
+  int& direct = rt.block_on(pick(a, b, true));
+  EXPECT_EQ(&direct, &a);
+}
+
+TEST_P(BothFlavors, block_on_a_join_handle_or_a_leaf_future) {
+  Runtime rt(opts());
+  auto h = rt.spawn(answer());
+  weft::JoinResult<int> r = rt.block_on(std::move(h));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r.value(), 42);
+  // A leaf completed by a task of the runtime (current_thread: driven by this block_on).
+  auto [tx, rx] = weft::oneshot::channel<int>();
+  (void)rt.spawn([](weft::oneshot::Sender<int> tx) -> Task<void> {
+    co_await weft::yield_now();
+    (void)tx.send(7);
+  }(std::move(tx)));
+  EXPECT_EQ(rt.block_on(std::move(rx)), 7);
+  // Spawning from inside the polled future works: the runtime is entered.
+  struct SpawnsOnce {
+    std::optional<weft::JoinHandle<int>> h;
+    weft::Poll<int> poll(weft::Context& cx) {
+      if (!h) h.emplace(weft::spawn(answer()));
+      auto p = h->poll(cx);
+      if (p.is_pending()) return weft::pending;
+      return std::move(p).take().value() + 1;
+    }
+  };
+  EXPECT_EQ(rt.block_on(SpawnsOnce{}), 43);
+  // block_on of a leaf inside a task is rejected like block_on of a task.
+  bool threw = rt.block_on([](Runtime& rt) -> Task<bool> {
+    try {
+      (void)rt.block_on(weft::yield_now());
+    } catch (const std::logic_error&) {
+      co_return true;
+    }
+    co_return false;
+  }(rt));
+  EXPECT_TRUE(threw);
+}
+
+TEST_P(BothFlavors, abort_handle_outlives_the_join_handle) {
+  Runtime rt(opts());
+  weft::AbortHandle a;
+  EXPECT_FALSE(a.valid());
+  EXPECT_THROW((void)a.is_finished(), std::logic_error);
+  weft::TaskId id;
+  {
+    auto h = rt.spawn([]() -> Task<void> { co_await weft_test::Never{}; }());
+    a = h.abort_handle();
+    id = h.id();
+  }  // detached
+  EXPECT_EQ(a.id(), id);
+  EXPECT_FALSE(a.is_finished());
+  weft::AbortHandle copy = a;
+  copy.abort();
+  rt.block_on([](weft::AbortHandle a) -> Task<void> {
+    while (!a.is_finished()) co_await weft::yield_now();
+  }(a));
+  EXPECT_TRUE(a.is_finished());
+  a.abort();  // no effect once finished
 }
 
 TEST(Spawn, outside_runtime_is_an_error) {

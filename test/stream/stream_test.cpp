@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdint>
 #include <set>
 #include <string>
 #include <vector>
@@ -135,6 +136,30 @@ TEST(Stream, size_hints) {
             (weft::SizeHint{0, 2}));
   auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
   EXPECT_EQ(weft::size_hint(rx), (weft::SizeHint{0, std::nullopt}));
+}
+
+// A stream that claims (lo, hi) and yields nothing.
+struct Hinted {
+  using Item = int;
+  weft::SizeHint h;
+  weft::Poll<std::optional<int>> poll_next(weft::Context&) { return std::optional<int>(); }
+  weft::SizeHint size_hint() const { return h; }
+};
+
+// Sums saturate as Rust's: a lower bound stops at SIZE_MAX; an upper bound that would
+// overflow becomes "none".
+TEST(Stream, size_hint_sums_saturate) {
+  constexpr std::size_t M = SIZE_MAX;
+  Hinted big{{M, M}}, big2{{M, M}};
+  EXPECT_EQ(weft::size_hint(stream::chain(big, big2)), (weft::SizeHint{M, std::nullopt}));
+  EXPECT_EQ(weft::size_hint(stream::merge(Hinted{{M, M}}, Hinted{{1, 1}})), (weft::SizeHint{M, std::nullopt}));
+  EXPECT_EQ(weft::size_hint(stream::chain(Hinted{{M - 1, M - 1}}, Hinted{{1, 1}})), (weft::SizeHint{M, M}))
+      << "exactly SIZE_MAX still fits";
+  EXPECT_EQ(weft::size_hint(stream::chain(Hinted{{2, std::nullopt}}, Hinted{{3, 4}})), (weft::SizeHint{5, std::nullopt}));
+  std::vector<Hinted> many(3, Hinted{{M / 2, M / 2}});
+  EXPECT_EQ(weft::detail::sum_size_hints(many), (weft::SizeHint{M, std::nullopt}));
+  EXPECT_EQ(weft::size_hint(weft::StreamNotifyClose<Hinted>(Hinted{{M, M}})), (weft::SizeHint{M, std::nullopt}))
+      << "the extra end-of-stream item";
 }
 
 TEST(Stream, stream_notify_close_reports_the_end_once) {

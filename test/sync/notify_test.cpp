@@ -1,7 +1,9 @@
 // Notify, CancellationToken and Semaphore.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <thread>
+#include <utility>
 
 #include "weft/sync/cancellation_token.hpp"
 #include "weft/sync/notify.hpp"
@@ -129,5 +131,71 @@ TEST(Semaphore, fifo_handoff_and_close) {
   EXPECT_TRUE(b.is_woken());
   EXPECT_EQ(*b.poll(), weft::Semaphore::AcquireResult::closed);
   EXPECT_FALSE(s.try_acquire());
+}
+TEST(Notify, enable_registers_without_polling) {
+  weft::Notify n;
+  auto a = n.notified();
+  auto b = n.notified();
+  EXPECT_FALSE(a.enable());
+  EXPECT_FALSE(a.enable()) << "idempotent";
+  n.notify_one();  // chooses `a`, registered by enable, though never polled
+  MockTask tb(std::move(b));
+  EXPECT_TRUE(tb.poll().is_pending()) << "the notification went to the enabled future, not to a permit";
+  EXPECT_TRUE(a.enable()) << "already notified";
+  {
+    weft::Waker w;
+    weft::Context cx(w);
+    EXPECT_TRUE(a.poll(cx).is_ready());
+  }
+  // A permit stored before enable() is taken by enable().
+  n.notify_one();  // goes to tb (waiting)
+  EXPECT_TRUE(tb.poll().is_ready());
+  n.notify_one();  // nobody waits: a permit
+  auto c = n.notified();
+  EXPECT_TRUE(c.enable());
+}
+
+// A waker whose drop touches the same Notify: the Notify must drop replaced wakers outside
+// its lock (a self-deadlock otherwise).
+TEST(Notify, replaced_waker_whose_drop_reenters_the_notify) {
+  weft::Notify n;
+  struct Reenter {
+    weft::Notify* n;
+    explicit Reenter(weft::Notify* p) : n(p) {}
+    ~Reenter() { n->notify_waiters(); }
+  };
+  auto f = n.notified();
+  {
+    weft::Waker w1 = weft::Waker::from_fn([r = std::make_shared<Reenter>(&n)] {});
+    weft::Context cx(w1);
+    EXPECT_TRUE(f.poll(cx).is_pending());
+  }  // the Notify holds the only reference to w1 now
+  weft::Waker w2 = weft::Waker::from_fn([] {});
+  weft::Context cx2(w2);
+  // Replacing w1 drops it; its drop calls notify_waiters on the same Notify.
+  auto p = f.poll(cx2);
+  (void)p;
+  weft::Waker w3;
+  weft::Context cx3(w3);
+  EXPECT_TRUE(f.poll(cx3).is_ready()) << "the reentrant notify_waiters reached the waiter";
+}
+
+TEST(Semaphore, replaced_waker_whose_drop_reenters_the_semaphore) {
+  weft::Semaphore sem(0);
+  auto a = sem.acquire();
+  {
+    struct Rel {
+      weft::Semaphore* s;
+      explicit Rel(weft::Semaphore* p) : s(p) {}
+      ~Rel() { s->release(1); }
+    };
+    weft::Waker w1 = weft::Waker::from_fn([r = std::make_shared<Rel>(&sem)] {});
+    weft::Context cx(w1);
+    EXPECT_TRUE(a.poll(cx).is_pending());
+  }
+  weft::Waker w2;
+  weft::Context cx2(w2);
+  (void)a.poll(cx2);  // drops w1, which releases a permit (to `a`)
+  EXPECT_TRUE(a.poll(cx2).is_ready());
 }
 }  // namespace

@@ -161,4 +161,53 @@ TEST(Oneshot, aborted_receiver_task_leaves_nothing_behind) {
   EXPECT_TRUE(tx.is_closed()) << "the aborted task's receiver was dropped";
   EXPECT_EQ(tx.send("x"), std::optional<std::string>("x"));
 }
+// tokio: once try_recv reported a final outcome, the receiver is spent; polling it again is
+// a usage error ("called after complete"), not a RecvError about the sender.
+TEST(Oneshot, poll_after_a_final_try_recv_is_a_usage_error) {
+  {
+    auto [tx, rx] = oneshot::channel<int>();
+    { auto d = std::move(tx); }
+    oneshot::TryRecvError why{};
+    EXPECT_FALSE(rx.try_recv(&why).has_value());
+    EXPECT_EQ(why, oneshot::TryRecvError::closed);
+    MockTask t(std::move(rx));
+    EXPECT_THROW((void)t.poll(), std::logic_error);
+  }
+  {
+    auto [tx, rx] = oneshot::channel<int>();
+    (void)tx.send(3);
+    EXPECT_EQ(rx.try_recv(), std::optional<int>(3));
+    oneshot::TryRecvError why{};
+    EXPECT_FALSE(rx.try_recv(&why).has_value());
+    EXPECT_EQ(why, oneshot::TryRecvError::closed);
+    MockTask t(std::move(rx));
+    EXPECT_THROW((void)t.poll(), std::logic_error);
+  }
+  {
+    auto [tx, rx] = oneshot::channel<int>();
+    rx.close();
+    oneshot::TryRecvError why{};
+    EXPECT_FALSE(rx.try_recv(&why).has_value());
+    EXPECT_EQ(why, oneshot::TryRecvError::closed);
+    MockTask t(std::move(rx));
+    EXPECT_THROW((void)t.poll(), std::logic_error);
+  }
+  {  // an empty try_recv is not final
+    auto [tx, rx] = oneshot::channel<int>();
+    oneshot::TryRecvError why{};
+    EXPECT_FALSE(rx.try_recv(&why).has_value());
+    EXPECT_EQ(why, oneshot::TryRecvError::empty);
+    (void)tx.send(5);
+    MockTask t(std::move(rx));
+    EXPECT_EQ(*t.poll(), 5);
+  }
+}
+
+TEST(Oneshot, second_poll_after_recv_error_is_a_usage_error) {
+  auto [tx, rx] = oneshot::channel<int>();
+  { auto d = std::move(tx); }
+  MockTask t(std::move(rx));
+  EXPECT_THROW((void)t.poll(), oneshot::RecvError);
+  EXPECT_THROW((void)t.poll(), std::logic_error);
+}
 }  // namespace
