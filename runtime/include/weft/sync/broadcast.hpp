@@ -270,8 +270,9 @@ class Sender {
     return *this;
   }
   ~Sender() {
-    // AcqRel: the last sender's acquire sees every other sender's drop (their sends came
-    // before, and are ordered before `closed` by the mutex anyway); the release pairs with it.
+    // AcqRel: the release orders this sender's sends before its decrement; the last
+    // sender's acquire synchronizes with every other sender's release, so all their sends
+    // happened before it sets `closed` (no value follows the close).
     if (c_ && c_->tx_count.fetch_sub(1, std::memory_order_acq_rel) == 1) close();
   }
 
