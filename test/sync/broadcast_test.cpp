@@ -517,7 +517,7 @@ TEST(Broadcast, stress_two_senders_try_recv_threads_see_all_values) {
   for (int r = 1; r < receivers; ++r) rxs.push_back(tx.subscribe());
   std::vector<std::thread> readers;
   std::vector<int> counts(receivers, 0);
-  std::vector<bool> ordered(receivers, true);
+  std::vector<char> ordered(receivers, 1);  // not vector<bool>: each thread writes its own element
   for (int r = 0; r < receivers; ++r) {
     readers.emplace_back([&, r] {
       int last[2] = {-1, -1};
