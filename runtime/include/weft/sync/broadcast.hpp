@@ -168,6 +168,7 @@ class WakeList {
   WakeList(const WakeList&) = delete;
   WakeList& operator=(const WakeList&) = delete;
   ~WakeList() {
+    // SAFETY: the first n_ entries were constructed by push and not yet destroyed.
     for (std::size_t i = 0; i < n_; ++i) at(i)->~Waker();
   }
   [[nodiscard]] bool full() const noexcept { return n_ == capacity; }
