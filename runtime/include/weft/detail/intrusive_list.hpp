@@ -7,6 +7,8 @@ template <class N>
 class IntrusiveList {
  public:
   [[nodiscard]] bool empty() const noexcept { return head_ == nullptr; }
+  /// The first node, or null; it stays linked.
+  [[nodiscard]] N* front() const noexcept { return head_; }
   void push_back(N* n) noexcept {
     n->prev = tail_;
     n->next = nullptr;

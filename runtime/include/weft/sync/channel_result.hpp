@@ -1,0 +1,92 @@
+#pragma once
+// ChannelResult<T, E>: the outcome of a channel operation that can fail without it being
+// exceptional (a send with nobody listening, a receive that lagged): a value of type T
+// (T may be void) or an error E, as Rust's Result. Used by broadcast and watch.
+//
+//   auto r = rx.try_recv();
+//   if (r) use(*r);                       // has_value()
+//   else if (r.error().is_lagged()) ...   // the error, by reference
+//
+// value() on an error, or error() on a value, is a precondition violation and throws
+// std::logic_error (never undefined behaviour).
+#include <cstddef>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace weft {
+
+template <class T, class E>
+class [[nodiscard]] ChannelResult {
+  using Stored = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+ public:
+  using value_type = T;
+  using error_type = E;
+
+  template <class... A>
+  static ChannelResult ok(A&&... a) {
+    return ChannelResult(std::in_place_index<0>, std::forward<A>(a)...);
+  }
+  static ChannelResult err(E e) { return ChannelResult(std::in_place_index<1>, std::move(e)); }
+
+  [[nodiscard]] bool has_value() const noexcept { return v_.index() == 0; }
+  [[nodiscard]] bool is_ok() const noexcept { return has_value(); }
+  [[nodiscard]] bool is_err() const noexcept { return !has_value(); }
+  explicit operator bool() const noexcept { return has_value(); }
+
+  /// The value. Throws std::logic_error if this is an error.
+  decltype(auto) value() & {
+    check_value();
+    if constexpr (!std::is_void_v<T>) return std::get<0>(v_);
+  }
+  decltype(auto) value() const& {
+    check_value();
+    if constexpr (!std::is_void_v<T>) return std::get<0>(v_);
+  }
+  decltype(auto) value() && {
+    check_value();
+    if constexpr (!std::is_void_v<T>) return T(std::move(std::get<0>(v_)));
+  }
+  decltype(auto) operator*() & { return value(); }
+  decltype(auto) operator*() const& { return value(); }
+  decltype(auto) operator*() && { return std::move(*this).value(); }
+  auto* operator->()
+    requires(!std::is_void_v<T>)
+  {
+    return &value();
+  }
+  const auto* operator->() const
+    requires(!std::is_void_v<T>)
+  {
+    return &value();
+  }
+
+  /// The error. Throws std::logic_error if this holds a value.
+  E& error() & {
+    check_error();
+    return std::get<1>(v_);
+  }
+  const E& error() const& {
+    check_error();
+    return std::get<1>(v_);
+  }
+  E error() && {
+    check_error();
+    return E(std::move(std::get<1>(v_)));
+  }
+
+ private:
+  template <std::size_t I, class... A>
+  explicit ChannelResult(std::in_place_index_t<I> tag, A&&... a) : v_(tag, std::forward<A>(a)...) {}
+  void check_value() const {
+    if (!has_value()) throw std::logic_error("weft::ChannelResult::value on an error result");
+  }
+  void check_error() const {
+    if (has_value()) throw std::logic_error("weft::ChannelResult::error on a successful result");
+  }
+  std::variant<Stored, E> v_;
+};
+
+}  // namespace weft
