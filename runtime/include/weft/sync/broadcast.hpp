@@ -45,8 +45,8 @@
 //
 // Cooperative budget: poll_recv spends one unit when it returns a result (value, lagged or
 // closed) and returns Pending (after waking the task) when the task's budget is spent; so a
-// task draining an always-ready receiver still yields. `co_await rx.recv()` also spends the
-// unit every awaited leaf spends.
+// task draining an always-ready receiver still yields. `co_await rx.recv()` costs that one
+// unit (an await is not charged again for a leaf that spent its own; future.hpp).
 //
 // Cancel safety: recv() is cancel safe: dropping a pending recv loses nothing (the receiver's
 // position only moves when a result is returned) and unregisters its waker.
@@ -68,7 +68,7 @@
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
 #include "weft/stream/stream.hpp"
-#include "weft/sync/channel_result.hpp"
+#include "weft/result.hpp"
 #include "weft/waker.hpp"
 
 namespace weft::broadcast {
@@ -137,16 +137,16 @@ struct Lagged {
 
 /// send: the number of receivers that will see the value, or SendError with the value back.
 template <class T>
-using SendResult = ChannelResult<std::size_t, SendError<T>>;
+using SendResult = Result<std::size_t, SendError<T>>;
 /// recv: a copy of the next value, or RecvError (closed, or lagged with a count).
 template <class T>
-using RecvResult = ChannelResult<T, RecvError>;
+using RecvResult = Result<T, RecvError>;
 /// try_recv: a copy of the next value, or TryRecvError (empty, closed, or lagged).
 template <class T>
-using TryRecvResult = ChannelResult<T, TryRecvError>;
+using TryRecvResult = Result<T, TryRecvError>;
 /// The item of BroadcastStream: a value, or Lagged.
 template <class T>
-using StreamItem = ChannelResult<T, Lagged>;
+using StreamItem = Result<T, Lagged>;
 
 namespace detail {
 

@@ -27,8 +27,8 @@
 // which gathers their wakers into a vector); borrow is one shared lock; changed() is O(1).
 //
 // Cooperative budget: changed() spends one unit when it completes and returns Pending (after
-// waking the task) when the task's budget is spent. `co_await` also spends the unit every
-// awaited leaf spends.
+// waking the task) when the task's budget is spent. `co_await rx.changed()` costs that one
+// unit (an await is not charged again for a leaf that spent its own; future.hpp).
 //
 // Cancel safety: changed() and closed() are cancel safe: dropping them while pending loses
 // nothing (the receiver's seen version only moves when changed() completes).
@@ -46,7 +46,7 @@
 #include "weft/coop.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
-#include "weft/sync/channel_result.hpp"
+#include "weft/result.hpp"
 #include "weft/sync/notify.hpp"
 #include "weft/waker.hpp"
 
@@ -155,11 +155,11 @@ class Sender {
 
   /// Replaces the value and notifies the receivers; fails (value back, channel unchanged)
   /// when there is no receiver. The old value is destroyed outside the lock.
-  ChannelResult<void, SendError<T>> send(T value) {
+  Result<void, SendError<T>> send(T value) {
     check();
-    if (s_->receivers() == 0) return ChannelResult<void, SendError<T>>::err(SendError<T>{std::move(value)});
+    if (s_->receivers() == 0) return Result<void, SendError<T>>::err(SendError<T>{std::move(value)});
     (void)send_replace(std::move(value));  // the old value is destroyed here, outside the lock
-    return ChannelResult<void, SendError<T>>::ok();
+    return Result<void, SendError<T>>::ok();
   }
 
   /// Replaces the value and notifies the receivers, even when there is none; returns the
@@ -311,11 +311,11 @@ class Receiver {
   /// Whether a value this receiver has not seen was sent: ok(true / false), or
   /// err(RecvError) once the sender is gone (even if there is an unseen value; changed()
   /// still reports it first, as tokio).
-  [[nodiscard]] ChannelResult<bool, RecvError> has_changed() const {
+  [[nodiscard]] Result<bool, RecvError> has_changed() const {
     check();
     std::uint64_t st = s_->load();
-    if (st & detail::CLOSED) return ChannelResult<bool, RecvError>::err(RecvError{});
-    return ChannelResult<bool, RecvError>::ok((st & ~detail::CLOSED) != version_);
+    if (st & detail::CLOSED) return Result<bool, RecvError>::err(RecvError{});
+    return Result<bool, RecvError>::ok((st & ~detail::CLOSED) != version_);
   }
 
   class [[nodiscard]] Changed {
@@ -330,7 +330,7 @@ class Receiver {
     // the mutex after our notified(), our Notified is ready; if before, its unlock
     // happened-before our notified()'s lock, so the new version happened-before our check,
     // which sees it. The sender's drop (CLOSED, then notify_waiters) is the same.
-    Poll<ChannelResult<void, RecvError>> poll(Context& cx) {
+    Poll<Result<void, RecvError>> poll(Context& cx) {
       if (!coop::poll_proceed(cx)) return pending;
       for (;;) {
         if (!notified_) notified_.emplace(r_->s_->notify_rx.notified());
@@ -368,14 +368,14 @@ class Receiver {
     if (!s_) throw std::logic_error("weft::watch::Receiver: used after being moved from");
   }
   // A newer version (marked seen), closed, or nothing to report yet.
-  std::optional<ChannelResult<void, RecvError>> maybe_changed() noexcept {
+  std::optional<Result<void, RecvError>> maybe_changed() noexcept {
     std::uint64_t st = s_->load();
     std::uint64_t v = st & ~detail::CLOSED;
     if (v != version_) {
       version_ = v;
-      return ChannelResult<void, RecvError>::ok();
+      return Result<void, RecvError>::ok();
     }
-    if (st & detail::CLOSED) return ChannelResult<void, RecvError>::err(RecvError{});
+    if (st & detail::CLOSED) return Result<void, RecvError>::err(RecvError{});
     return std::nullopt;
   }
 
