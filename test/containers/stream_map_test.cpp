@@ -412,6 +412,209 @@ TYPED_TEST(StreamMapTest, cross_thread_senders_exact_count) {
 }
 
 // Differential: the same random operations on both maps and a model.
+TYPED_TEST(StreamMapTest, next_many_batches_ready_items) {
+  IntMap<TypeParam> m;
+  std::vector<Tx> txs;
+  for (int k = 0; k < 5; ++k) {
+    auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(tx.send(k * 10 + i).is_ok());
+    (void)m.insert("k" + std::to_string(k), std::move(rx));
+    txs.push_back(std::move(tx));
+  }
+  MockTask t(std::move(m));
+  std::vector<std::pair<std::string, int>> out;
+  auto many = [&](std::size_t limit) { return t.enter([&](weft::Context& cx, auto& map) { return map.poll_next_many(cx, out, limit); }); };
+  auto zero = many(0);
+  ASSERT_TRUE(zero.is_ready());
+  EXPECT_EQ(*zero, 0u) << "limit 0 appends nothing";
+  auto first = many(4);
+  ASSERT_TRUE(first.is_ready());
+  EXPECT_EQ(*first, 4u);
+  auto rest = many(100);
+  ASSERT_TRUE(rest.is_ready());
+  EXPECT_EQ(*rest, 11u) << "15 queued in all";
+  ASSERT_EQ(out.size(), 15u);
+  std::map<std::string, std::vector<int>> per_key;
+  for (auto& [k, v] : out) per_key[k].push_back(v);
+  for (int k = 0; k < 5; ++k)
+    EXPECT_EQ(per_key["k" + std::to_string(k)], (std::vector<int>{k * 10, k * 10 + 1, k * 10 + 2})) << "in order per key";
+  EXPECT_TRUE(many(8).is_pending()) << "nothing ready";
+  EXPECT_TRUE(txs[2].send(99).is_ok());
+  EXPECT_TRUE(t.is_woken());
+  auto one = many(8);
+  ASSERT_TRUE(one.is_ready());
+  EXPECT_EQ(*one, 1u);
+  EXPECT_EQ(out.back(), (std::pair<std::string, int>("k2", 99)));
+  txs.clear();
+  auto end = many(8);
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_EQ(*end, 0u) << "every stream finished: the map is empty";
+  EXPECT_TRUE(t.get().empty());
+}
+
+TYPED_TEST(StreamMapTest, next_many_future_in_a_task) {
+  weft::Runtime rt;
+  auto [tx0, rx] = weft::mpsc::unbounded_channel<int>();
+  auto tx = std::move(tx0);
+  std::thread sender([&tx] {
+    for (int i = 0; i < 1000; ++i) EXPECT_TRUE(tx.send(i).is_ok());
+    auto d = std::move(tx);
+  });
+  long sum = rt.block_on([](Rx rx) -> weft::Task<long> {
+    IntMap<TypeParam> m;
+    (void)m.insert("only", std::move(rx));
+    std::vector<std::pair<std::string, int>> batch;
+    long s = 0;
+    while (co_await m.next_many(batch, 64) > 0) {
+      EXPECT_LE(batch.size(), 64u);
+      for (auto& [k, v] : batch) s += v;
+      batch.clear();
+    }
+    co_return s;
+  }(std::move(rx)));
+  sender.join();
+  EXPECT_EQ(sum, 999L * 1000 / 2);
+}
+
+// 150 streams, each an mpsc receiver that is pending (nothing queued), ready (items queued)
+// or finished (its sender dropped), mixed at random; the map under test and a VecStreamMap
+// reference see the same operations. After every single poll both agree on the outcome
+// (an item, Pending, or the end; for a batch, the count); whenever both are pending or
+// ended, they delivered exactly the same (key, item) pairs; per key, items come in order.
+TYPED_TEST(StreamMapTest, many_mixed_streams_match_the_vec_reference_after_every_poll) {
+  constexpr int keys = 150;
+  for (int seed = 1; seed <= 6; ++seed) {
+    std::mt19937 rng(seed);
+    MockTask tm{typename TypeParam::template map<int, Rx>{}};
+    MockTask tv{weft::VecStreamMap<int, Rx>{}};
+    std::map<int, std::pair<Tx, Tx>> senders;
+    std::multiset<std::pair<int, int>> got_m, got_v;
+    std::map<int, int> last_m, last_v;  // per key: the last value seen
+    int next_value = 0;
+    auto add = [&](int key) {
+      auto [txm, rxm] = weft::mpsc::unbounded_channel<int>();
+      auto [txv, rxv] = weft::mpsc::unbounded_channel<int>();
+      bool had_m = tm.get().insert(key, std::move(rxm)).has_value();
+      bool had_v = tv.get().insert(key, std::move(rxv)).has_value();
+      ASSERT_EQ(had_m, had_v);
+      senders.insert_or_assign(key, std::pair<Tx, Tx>(std::move(txm), std::move(txv)));
+      last_m.erase(key);
+      last_v.erase(key);
+    };
+    auto record = [](auto& got, auto& last, std::pair<int, int> kv) {
+      auto it = last.find(kv.first);
+      if (it != last.end()) {
+        EXPECT_GT(kv.second, it->second) << "in order per key";
+      }
+      last[kv.first] = kv.second;
+      got.insert(kv);
+    };
+    for (int k = 0; k < keys; ++k) add(k);
+    // Initially: a third ready, a third finished (some with items left), a third pending.
+    for (int k = 0; k < keys; ++k) {
+      if (k % 3 == 0 || k % 6 == 1) {
+        for (int i = 0, n = 1 + k % 4; i < n; ++i) {
+          int v = next_value++;
+          EXPECT_TRUE(senders.at(k).first.send(v).is_ok());
+          EXPECT_TRUE(senders.at(k).second.send(v).is_ok());
+        }
+      }
+      if (k % 3 == 1) senders.erase(k);
+    }
+    // Quiet: both maps' last poll found nothing more ready (Pending, the end, or a short
+    // batch), so both delivered everything and dropped every finished stream they were told
+    // of. Replacing or removing a stream is only compared at such points: in between, the
+    // two maps may have drained different streams, and a dropped stream takes its unread
+    // items with it.
+    bool quiet = true;
+    int polls = 0;
+    for (int step = 0; step < 1500; ++step) {
+      int key = static_cast<int>(rng() % keys);
+      switch (rng() % 8) {
+        case 0:
+          if (quiet) add(key);
+          break;
+        case 1: {
+          if (!quiet) break;
+          bool rm = tm.get().remove(key).has_value();
+          bool rv = tv.get().remove(key).has_value();
+          EXPECT_EQ(rm, rv);
+          senders.erase(key);
+          break;
+        }
+        case 2:
+        case 3: {
+          auto it = senders.find(key);
+          if (it == senders.end()) break;
+          for (int i = 0, n = 1 + static_cast<int>(rng() % 3); i < n; ++i) {
+            int v = next_value++;
+            EXPECT_TRUE(it->second.first.send(v).is_ok());
+            EXPECT_TRUE(it->second.second.send(v).is_ok());
+          }
+          break;
+        }
+        case 4:
+          senders.erase(key);  // finishes after its queued items
+          break;
+        default: {  // one poll of each: poll_next, or a batch
+          ++polls;
+          if (rng() % 2 == 0) {
+            auto pm = tm.poll_next();
+            auto pv = tv.poll_next();
+            ASSERT_EQ(pm.is_ready(), pv.is_ready()) << "seed " << seed << " step " << step;
+            if (pm.is_ready()) {
+              ASSERT_EQ(pm->has_value(), pv->has_value()) << "both end, or both yield";
+              if (pm->has_value()) {
+                record(got_m, last_m, **pm);
+                record(got_v, last_v, **pv);
+                quiet = false;
+                break;
+              }
+            }
+          } else {
+            std::size_t limit = rng() % 20;
+            std::vector<std::pair<int, Rx::Item>> bm, bv;
+            auto pm = tm.enter([&](weft::Context& cx, auto& m) { return m.poll_next_many(cx, bm, limit); });
+            auto pv = tv.enter([&](weft::Context& cx, auto& m) { return m.poll_next_many(cx, bv, limit); });
+            ASSERT_EQ(pm.is_ready(), pv.is_ready()) << "seed " << seed << " step " << step;
+            if (pm.is_ready()) {
+              ASSERT_EQ(*pm, *pv) << "same batch size";
+            }
+            for (auto& kv : bm) record(got_m, last_m, kv);
+            for (auto& kv : bv) record(got_v, last_v, kv);
+            if (limit == 0) {
+              EXPECT_TRUE(pm.is_ready() && *pm == 0 && bm.empty()) << "limit 0 polls nothing";
+              break;
+            }
+            if (pm.is_ready() && *pm == limit) {  // maybe more ready
+              quiet = false;
+              break;
+            }
+          }
+          // Pending, ended or a short batch: everything ready was delivered by both.
+          ASSERT_EQ(got_m, got_v) << "seed " << seed << " step " << step;
+          quiet = true;
+          break;
+        }
+      }
+    }
+    senders.clear();
+    for (int guard = 0; guard < 100000; ++guard) {
+      auto pm = tm.poll_next();
+      auto pv = tv.poll_next();
+      ASSERT_EQ(pm.is_ready(), pv.is_ready());
+      ASSERT_TRUE(pm.is_ready()) << "every sender is gone: something is always ready";
+      ASSERT_EQ(pm->has_value(), pv->has_value());
+      if (!pm->has_value()) break;
+      record(got_m, last_m, **pm);
+      record(got_v, last_v, **pv);
+    }
+    EXPECT_EQ(got_m, got_v) << "seed " << seed;
+    EXPECT_TRUE(tm.get().empty());
+    EXPECT_GT(polls, 500);
+  }
+}
+
 TEST(StreamMapDifferential, random_ops_same_items_and_end) {
   for (int seed = 1; seed <= 20; ++seed) {
     std::mt19937 rng(seed);

@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <optional>
 #include <ranges>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "weft/detail/next_many.hpp"
 #include "weft/detail/projection_range.hpp"
 #include "weft/stream/stream.hpp"
 
@@ -99,6 +101,15 @@ class VecStreamMap {
 
   /// The sum of the entries' size hints.
   [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
+
+  /// Appends up to `limit` ready (key, item) pairs to `out` in one poll: Ready(n > 0) with
+  /// n appended, Ready(0) if the map is empty (or limit is 0), Pending if nothing is ready.
+  Poll<std::size_t> poll_next_many(Context& cx, std::vector<Item>& out, std::size_t limit) {
+    return detail::poll_next_many(*this, cx, out, limit);
+  }
+  /// `co_await map.next_many(out, limit)`: waits until at least one item is ready, then
+  /// appends up to `limit`; yields the count (0 once the map is empty). Cancel safe.
+  auto next_many(std::vector<Item>& out, std::size_t limit) { return detail::NextMany<std::remove_reference_t<decltype(*this)>>{this, &out, limit}; }
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     // tokio-stream's poll_next_entry, step for step.
