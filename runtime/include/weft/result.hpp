@@ -23,10 +23,9 @@ namespace weft {
 /// The error side of a Result, for `return Err(e);`.
 template <class E>
 struct Err {
+  Err(E e) : error(std::move(e)) {}  // a constructor: clang 14 has no parenthesized aggregate init
   E error;
 };
-template <class E>
-Err(E) -> Err<E>;
 
 template <class T, class E>
 class [[nodiscard]] Result {
