@@ -15,7 +15,7 @@ namespace oneshot = weft::oneshot;
 
 TEST(Oneshot, send_then_recv) {
   auto [tx, rx] = oneshot::channel<std::string>();
-  EXPECT_FALSE(tx.send("hi").has_value());
+  EXPECT_TRUE(tx.send("hi").is_ok());
   MockTask t(std::move(rx));
   auto p = t.poll();
   ASSERT_TRUE(p.is_ready());
@@ -28,7 +28,7 @@ TEST(Oneshot, pending_then_woken_by_send) {
   EXPECT_TRUE(t.poll().is_pending());
   EXPECT_TRUE(t.poll().is_pending()) << "a second poll with the same waker stays pending";
   EXPECT_FALSE(t.is_woken());
-  EXPECT_FALSE(tx.send(5).has_value());
+  EXPECT_TRUE(tx.send(5).is_ok());
   EXPECT_TRUE(t.is_woken());
   EXPECT_EQ(*t.poll(), 5);
   EXPECT_THROW((void)t.poll(), std::logic_error) << "polled after completion";
@@ -48,8 +48,8 @@ TEST(Oneshot, send_to_dropped_receiver_returns_value) {
   { auto dropped = std::move(rx); }
   EXPECT_TRUE(tx.is_closed());
   auto back = tx.send("keep");
-  ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(*back, "keep");
+  ASSERT_TRUE(back.is_err());
+  EXPECT_EQ(back.error(), "keep");
 }
 
 TEST(Oneshot, close_fails_send_and_wakes_closed) {
@@ -59,7 +59,11 @@ TEST(Oneshot, close_fails_send_and_wakes_closed) {
   rx.close();
   EXPECT_TRUE(closed.is_woken());
   EXPECT_TRUE(closed.poll().is_ready());
-  EXPECT_EQ(tx.send(1), std::optional<int>(1));
+  {
+    auto r = tx.send(1);
+    ASSERT_TRUE(r.is_err());
+    EXPECT_EQ(r.error(), 1);
+  }
   oneshot::TryRecvError why{};
   EXPECT_FALSE(rx.try_recv(&why).has_value());
   EXPECT_EQ(why, oneshot::TryRecvError::closed);
@@ -67,7 +71,7 @@ TEST(Oneshot, close_fails_send_and_wakes_closed) {
 
 TEST(Oneshot, value_sent_before_close_is_still_received) {
   auto [tx, rx] = oneshot::channel<int>();
-  EXPECT_FALSE(tx.send(3).has_value());
+  EXPECT_TRUE(tx.send(3).is_ok());
   rx.close();
   EXPECT_EQ(rx.try_recv(), std::optional<int>(3));
 }
@@ -77,7 +81,7 @@ TEST(Oneshot, try_recv_empty_then_value) {
   oneshot::TryRecvError why{};
   EXPECT_FALSE(rx.try_recv(&why).has_value());
   EXPECT_EQ(why, oneshot::TryRecvError::empty);
-  EXPECT_FALSE(tx.send(9).has_value());
+  EXPECT_TRUE(tx.send(9).is_ok());
   EXPECT_EQ(rx.try_recv(), std::optional<int>(9));
 }
 
@@ -88,7 +92,7 @@ TEST(Oneshot, waker_replaced_on_repoll_with_another_task) {
   weft::Context ca(wa), cb(wb);
   EXPECT_TRUE(rx.poll(ca).is_pending());
   EXPECT_TRUE(rx.poll(cb).is_pending());
-  EXPECT_FALSE(tx.send(1).has_value());
+  EXPECT_TRUE(tx.send(1).is_ok());
   EXPECT_EQ(a.wakes(), 0);
   EXPECT_EQ(b.wakes(), 1);
 }
@@ -159,7 +163,9 @@ TEST(Oneshot, aborted_receiver_task_leaves_nothing_behind) {
     (void)co_await h.result();
   }());
   EXPECT_TRUE(tx.is_closed()) << "the aborted task's receiver was dropped";
-  EXPECT_EQ(tx.send("x"), std::optional<std::string>("x"));
+  auto r = tx.send("x");
+  ASSERT_TRUE(r.is_err());
+  EXPECT_EQ(r.error(), "x");
 }
 // tokio: once try_recv reported a final outcome, the receiver is spent; polling it again is
 // a usage error ("called after complete"), not a RecvError about the sender.

@@ -23,6 +23,7 @@
 #include "weft/coop.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
+#include "weft/result.hpp"
 #include "weft/waker.hpp"
 
 namespace weft::oneshot {
@@ -94,20 +95,21 @@ class Sender {
   }
   ~Sender() { drop(); }
 
-  /// Sends the value. If the receiver is gone (dropped or closed), returns it back.
-  std::optional<T> send(T value) {
+  /// Sends the value. If the receiver is gone (dropped or closed), fails and hands the value
+  /// back (`r.error()`), as tokio's `Result<(), T>`.
+  Result<void, T> send(T value) {
     if (!inner_) throw std::logic_error("weft::oneshot::Sender: send on a moved-from or used sender");
     take_back_tx_waker();
     auto inner = std::move(inner_);
     inner->value.emplace(std::move(value));
     unsigned prev = inner->set_complete();
     if (prev & detail::CLOSED) {
-      std::optional<T> back = std::move(inner->value);
+      T back = std::move(*inner->value);
       inner->value.reset();
-      return back;
+      return Err<T>(std::move(back));
     }
     if (prev & detail::RX_TASK_SET) inner->rx_waker.wake_by_ref();
-    return std::nullopt;
+    return {};
   }
 
   /// True once the receiver is dropped or closed.
