@@ -282,6 +282,11 @@ void Scheduler::poll_task(Worker& w, Header* t) {
       // local queue, once; and the worker looks at Inject before its next local task, so
       // tasks woken from outside are not kept waiting by tasks that keep yielding.
       w.inject_first = true;
+      // What it spawned or woke before yielding (in the LIFO slot) runs before its next turn,
+      // as in tokio, where the displaced LIFO task reaches the run queue first.
+      // Acquire: as in run_task's exchange (the task is this thread's own; a rescuer may
+      // have taken it, then the slot is empty).
+      if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) push_local(w, l);
       push_local(w, t);
       return;
     case IdleOutcome::Cancelled:
@@ -467,10 +472,15 @@ void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
   // `ready` polls the caller's future as block_on's own, not as a task of this worker: what
   // it spawns or wakes goes through the injection queue and unparks the worker (a LIFO push
   // from here would not, and the worker could park with the task in its slot).
+  // Latched: once `ready` returned true the future is complete and must not be polled
+  // again (the worker may ask once more before it returns, e.g. after park).
+  bool done = false;
   std::function<bool()> stop = [&] {
+    if (done) return true;
     TlsWorkerScope outside(nullptr);
     EnterScope entered(this);
-    return ready(cx);
+    done = ready(cx);
+    return done;
   };
   run_worker(w, &stop);
 }

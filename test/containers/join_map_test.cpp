@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "../support.hpp"
@@ -435,5 +436,30 @@ TEST(JoinMap, stress_randomized_each_outcome_exactly_once) {
     }
     EXPECT_EQ(reports, spawned - replaced);
   }());
+}
+TEST(JoinSet, try_join_next_with_the_budget_spent_returns_a_ready_result) {
+  weft::Runtime rt(mt());
+  JoinSet<int> set;
+  weft::AbortHandle a = set.spawn_on(value(4), rt.handle());
+  while (!a.is_finished()) std::this_thread::yield();
+  std::optional<weft::JoinResult<int>> r;
+  // The completion reaches the set's queue just after the task is marked finished.
+  for (int i = 0; i < 1000000 && !r; ++i) {
+    weft::coop::BudgetScope none_left(0);
+    r = set.try_join_next();  // used to spin forever: the handle refused and re-queued itself
+  }
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->value(), 4);
+}
+
+TEST(JoinSet, self_move_assignment_keeps_the_tasks) {
+  weft::Runtime rt(mt());
+  JoinSet<int> set;
+  (void)set.spawn_on(value(1), rt.handle());
+  JoinSet<int>& alias = set;
+  set = std::move(alias);
+  EXPECT_EQ(set.size(), 1u);
+  int got = rt.block_on([](JoinSet<int>& s) -> Task<int> { co_return (co_await s.join_next())->value(); }(set));
+  EXPECT_EQ(got, 1);
 }
 }  // namespace

@@ -685,4 +685,15 @@ TEST(StreamMapDifferential, random_ops_same_items_and_end) {
     EXPECT_EQ(got_v, got_r) << "seed " << seed;
   }
 }
+TYPED_TEST(StreamMapTest, self_charging_streams_cost_one_unit_per_item) {
+  IntMap<TypeParam> m;
+  auto [tx, rx] = weft::mpsc::unbounded_channel<int>();
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(tx.send(i).is_ok());
+  (void)m.insert("a", std::move(rx));
+  MockTask t(std::move(m));
+  weft::coop::BudgetScope budget(10);
+  int items = 0;
+  while (t.poll_next().is_ready()) ++items;
+  EXPECT_EQ(items, 10) << "the receiver's own unit is the item's only charge";
+}
 }  // namespace

@@ -219,4 +219,21 @@ TEST(Pending, never_completes_and_is_a_future) {
   EXPECT_TRUE(r.is_cancelled());
 }
 
+TEST(Coop, awaiting_an_unconstrained_leaf_neither_yields_nor_charges) {
+  Runtime rt(ct());
+  std::atomic<bool> other{false};
+  bool seen = rt.block_on([](std::atomic<bool>& o) -> Task<bool> {
+    auto h = weft::spawn([](std::atomic<bool>& o) -> Task<void> {
+      o = true;
+      co_return;
+    }(o));
+    int before = weft::coop::remaining();
+    for (int i = 0; i < 1000; ++i) co_await weft::coop::unconstrained(weft::coop::consume_budget());
+    EXPECT_EQ(weft::coop::remaining(), before);
+    bool s = o.load();
+    co_await h;
+    co_return s;
+  }(other));
+  EXPECT_FALSE(seen) << "1000 unconstrained awaits ran without a yield";
+}
 }  // namespace

@@ -581,4 +581,18 @@ TEST(Broadcast, stampede_subscribe_and_drop_while_sending) {
   EXPECT_EQ(Counted::live.load(), 0);
 }
 
+TEST(Broadcast, receiver_moved_while_a_recv_is_pending) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  std::optional<broadcast::Receiver<int>> moved;
+  {
+    weft::testing::WakeCounter wc;
+    weft::Waker w = wc.waker();
+    weft::Context cx(w);
+    auto fut = rx.recv();
+    EXPECT_TRUE(fut.poll(cx).is_pending());
+    moved.emplace(std::move(rx));
+  }  // the pending recv is dropped after its receiver moved: no use of the moved-from one
+  (void)tx.send(7);
+  EXPECT_EQ(value_of(moved->try_recv()), 7);
+}
 }  // namespace

@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -458,4 +461,46 @@ void stress() {
 
 TEST(Mpsc, stress_unbounded_multi_producer_exact_counts) { stress<false>(); }
 TEST(Mpsc, stress_bounded_multi_producer_exact_counts) { stress<true>(); }
+// A value whose move constructor throws when armed.
+struct ThrowOnMove {
+  static inline bool armed = false;
+  int v;
+  explicit ThrowOnMove(int x) : v(x) {}
+  ThrowOnMove(ThrowOnMove&& o) : v(o.v) {
+    if (armed) throw std::runtime_error("move");
+  }
+  ThrowOnMove& operator=(ThrowOnMove&&) = default;
+};
+
+TEST(Mpsc, a_send_that_throws_leaves_the_channel_usable_and_the_receiver_droppable) {
+  auto [tx, rx0] = mpsc::unbounded_channel<ThrowOnMove>();
+  std::optional<mpsc::Receiver<ThrowOnMove>> rx(std::move(rx0));
+  ThrowOnMove::armed = true;
+  EXPECT_THROW((void)tx.send(ThrowOnMove(1)), std::runtime_error);
+  ThrowOnMove::armed = false;
+  EXPECT_TRUE(tx.send(ThrowOnMove(2)).is_ok());
+  auto v = rx->try_recv();
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->v, 2);
+  rx.reset();  // must not wait for the failed send (its in-flight count was released)
+  EXPECT_TRUE(tx.is_closed());
+}
+
+TEST(Mpsc, block_on_a_receive_returns_the_first_value_and_keeps_the_next) {
+  for (int round = 0; round < 50; ++round) {
+    weft::RuntimeOptions o;
+    o.flavor = weft::Flavor::current_thread;
+    weft::Runtime rt(o);
+    auto [tx0, rx] = mpsc::unbounded_channel<int>();
+    auto tx = std::move(tx0);
+    std::thread th([&tx] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // usually after the park
+      EXPECT_TRUE(tx.send(1).is_ok());
+      EXPECT_TRUE(tx.send(2).is_ok());
+    });
+    EXPECT_EQ(rt.block_on(rx.recv()), std::optional<int>(1)) << "round " << round;
+    th.join();
+    EXPECT_EQ(rx.try_recv(), std::optional<int>(2)) << "the second value was not consumed by a re-poll";
+  }
+}
 }  // namespace

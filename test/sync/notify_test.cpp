@@ -198,4 +198,18 @@ TEST(Semaphore, replaced_waker_whose_drop_reenters_the_semaphore) {
   (void)a.poll(cx2);  // drops w1, which releases a permit (to `a`)
   EXPECT_TRUE(a.poll(cx2).is_ready());
 }
+TEST(SemaphoreDeathTest, acquire_moved_while_waiting_stops_the_program) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        weft::Semaphore sem(0);
+        auto a = sem.acquire();
+        weft::Waker w;
+        weft::Context cx(w);
+        (void)a.poll(cx);
+        auto b = std::move(a);
+        (void)b;
+      },
+      "moved while waiting");
+}
 }  // namespace

@@ -294,4 +294,13 @@ TEST(Watch, closed_future_in_a_runtime_with_receivers_dropped_on_threads) {
   }
 }
 
+TEST(Watch, changed_after_a_wait_costs_one_unit) {
+  auto [tx, rx] = weft::watch::channel<int>(0);
+  MockTask t(rx.changed());
+  EXPECT_TRUE(t.poll().is_pending());
+  EXPECT_TRUE(tx.send(1).is_ok());
+  weft::coop::BudgetScope budget(5);
+  EXPECT_TRUE(t.poll().is_ready());
+  EXPECT_EQ(weft::coop::remaining(), 4) << "one unit, not one for the inner Notify as well";
+}
 }  // namespace

@@ -198,8 +198,9 @@ class ReadyStreamMap {
       Slot& sl = slots_[e->slot];
       WakerRef w(&detail::ReadyEntry::vtable, e);
       Context ecx(w.get());
+      const int before = coop::remaining();
       auto p = sl.kv->second.poll_next(ecx);
-      coop::made_progress();
+      if (coop::remaining() == before) coop::made_progress();  // once per stream poll
       if (p.is_pending()) {
         e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
         continue;

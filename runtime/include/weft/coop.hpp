@@ -133,7 +133,10 @@ struct item_of<F, std::void_t<typename F::Item>> {
 };
 template <class F>
 class UnconstrainedStream : public Unconstrained<F>, public item_of<F> {
+ public:
   using Unconstrained<F>::Unconstrained;
+  // Read by PollAwaiter: a co_await of it neither yields for budget nor charges.
+  static constexpr bool weft_coop_unconstrained = true;
 };
 }  // namespace detail
 

@@ -92,7 +92,8 @@ class PollAwaiter : public LeafBase {
   using Stored = std::conditional_t<std::is_void_v<Out>, bool, Out>;
 
  public:
-  explicit PollAwaiter(A&& f, bool unconstrained = false) : fut_(std::forward<A>(f)), unconstrained_(unconstrained) {}
+  explicit PollAwaiter(A&& f, bool unconstrained = false)
+      : fut_(std::forward<A>(f)), unconstrained_(unconstrained || requires { F::weft_coop_unconstrained; }) {}
 
   bool await_ready() {
     PollScope* scope = current_scope;

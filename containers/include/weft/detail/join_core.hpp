@@ -46,6 +46,7 @@ class JoinCore {
       : shared_(std::exchange(o.shared_, nullptr)), entries_(std::exchange(o.entries_, {})) {}
   /// Aborts the tasks this set held, then takes over `o`'s.
   JoinCore& operator=(JoinCore&& o) noexcept {
+    if (this == &o) return *this;
     JoinCore old(std::move(*this));
     shared_ = std::exchange(o.shared_, nullptr);
     entries_ = std::exchange(o.entries_, {});
@@ -120,7 +121,12 @@ class JoinCore {
       }
       WakerRef w(&ReadyEntry::vtable, e);
       Context ecx(w.get());
-      auto p = e->handle.poll(ecx);
+      // No budget here: the set charges one unit per result itself (poll_join_next), and a
+      // handle refusing for budget would wake its entry back into the queue we are draining.
+      auto p = [&] {
+        coop::BudgetScope none(-1);
+        return e->handle.poll(ecx);
+      }();
       e->ref_dec();  // the queue's reference; the owner's keeps it alive
       if (p.is_pending()) continue;  // spurious wake: the waker is registered again
       Completed out{std::move(e->payload), e->handle.id(), std::move(p).take()};

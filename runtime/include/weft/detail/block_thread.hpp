@@ -36,7 +36,7 @@ auto block_thread_on(F& f) {
   for (;;) {
     auto p = f.poll(cx);
     if (p.is_ready()) return p;
-    woken->wait(false, std::memory_order_acquire);
+    woken->wait(false, std::memory_order_acquire);  // pairs with the waker's release store
     woken->exchange(false, std::memory_order_acquire);  // pairs with the waker's release
   }
 }

@@ -516,6 +516,7 @@ class Receiver {
     }
   }
   void cancel_wait() noexcept {
+    if (!s_) return;  // moved from while a recv was pending: the waiter moved along
     Waker dropped;  // dropped after the lock is released
     std::lock_guard l(s_->mu);
     unregister_locked(dropped);

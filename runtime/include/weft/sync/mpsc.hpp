@@ -36,6 +36,7 @@
 
 #include "weft/coop.hpp"
 #include "weft/detail/block_thread.hpp"
+#include "weft/detail/cache_padded.hpp"
 #include "weft/detail/mpsc_queue.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
@@ -80,10 +81,13 @@ struct Chan {
   }
   weft::detail::MpscQueue<T> queue;
   AtomicWaker rx_waker;
-  std::atomic<std::size_t> tx_count{1};  // live sender-likes; 0 is final
-  std::atomic<std::size_t> refs{2};      // the receiver + the sender-likes (while tx_count > 0)
-  // Bit 0: the receiver closed (or was dropped). The rest: sends in flight, times 2.
-  // A send enters with fetch_add(2) and gives up if the bit was set; close() sets the bit
+  // Live sender-likes; 0 is final. Every bounded send changes it (its future is a sender),
+  // so it has a line of its own: the receiver never reads it (it reads TX_GONE in `state`).
+  weft::detail::cache_padded<std::atomic<std::size_t>> tx_count{{1}};
+  std::atomic<std::size_t> refs{2};  // the receiver + the sender-likes (while tx_count > 0)
+  // Bit 0 (CLOSED): the receiver closed (or was dropped). Bit 1 (TX_GONE): every sender-like
+  // is gone (set once, by the last one). The rest: sends in flight, times 4.
+  // A send enters with fetch_add(ONE_SEND) and gives up if CLOSED was set; close() sets the bit
   // with fetch_or. Both are RMWs on one word, so their order is total: a send either
   // entered before the close (and the receiver, having closed, waits for the in-flight
   // count to drop to 0 before it reports the end) or sees the bit and hands its value back.
@@ -93,7 +97,8 @@ struct Chan {
   const std::size_t capacity;    // 0: unbounded
 
   static constexpr std::uint64_t CLOSED = 1;
-  static constexpr std::uint64_t ONE_SEND = 2;
+  static constexpr std::uint64_t TX_GONE = 2;
+  static constexpr std::uint64_t ONE_SEND = 4;
 
   void ref_dec() noexcept {
     // AcqRel: the last one sees every other holder's uses before deleting.
@@ -101,12 +106,14 @@ struct Chan {
   }
   void tx_inc() noexcept {
     // Relaxed: made from a live sender-like (tx_count >= 1); no data is published.
-    tx_count.fetch_add(1, std::memory_order_relaxed);
+    tx_count->fetch_add(1, std::memory_order_relaxed);
   }
   void tx_dec() noexcept {
-    // AcqRel: the last sender's release orders every send before the receiver's acquire
-    // load of the count (end-of-stream only after all values).
-    if (tx_count.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // AcqRel: the last one acquires every other sender-like's release (their sends came
+    // first), then publishes TX_GONE (release), which the receiver's acquire of `state`
+    // pairs with: end-of-stream is seen only after every value sent.
+    if (tx_count->fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      state.fetch_or(TX_GONE, std::memory_order_acq_rel);
       rx_waker.wake();
       ref_dec();
     }
@@ -116,13 +123,22 @@ struct Chan {
     // Acquire: pairs with close()'s acq_rel fetch_or.
     return state.load(std::memory_order_acquire) & CLOSED;
   }
+  /// Every sender-like gone, or the receiver closed: after draining, the stream ends.
+  [[nodiscard]] bool finished() const noexcept {
+    // Acquire: pairs with the fetch_or of TX_GONE (tx_dec) or CLOSED (close).
+    return state.load(std::memory_order_acquire) & (CLOSED | TX_GONE);
+  }
+  [[nodiscard]] bool senders_gone() const noexcept {
+    // Acquire: as in finished().
+    return state.load(std::memory_order_acquire) & TX_GONE;
+  }
   void close() noexcept {
     // AcqRel: orders the close against the sends' entry RMWs (same word).
     state.fetch_or(CLOSED, std::memory_order_acq_rel);
   }
   [[nodiscard]] bool sends_in_flight() const noexcept {
     // Acquire: pairs with the release exit of a send (its push is then visible).
-    return (state.load(std::memory_order_acquire) >> 1) != 0;
+    return state.load(std::memory_order_acquire) >= ONE_SEND;
   }
 
   // Pushes unless closed; returns the value back if closed.
@@ -132,9 +148,15 @@ struct Chan {
       state.fetch_sub(ONE_SEND, std::memory_order_release);
       return std::optional<T>(std::move(v));
     }
-    queue.push(std::move(v));
-    // Release: pairs with sends_in_flight()'s acquire in the receiver's final drain.
-    state.fetch_sub(ONE_SEND, std::memory_order_release);
+    struct Exit {  // also when the push throws (allocation, T's move): never a stuck count
+      std::atomic<std::uint64_t>& st;
+      // Release: pairs with sends_in_flight()'s acquire in the receiver's final drain.
+      ~Exit() { st.fetch_sub(ONE_SEND, std::memory_order_release); }
+    };
+    {
+      Exit exit{state};
+      queue.push(std::move(v));
+    }
     rx_waker.wake();
     return std::nullopt;
   }
@@ -435,6 +457,7 @@ class Receiver {
   std::optional<T> try_recv(TryRecvError* why = nullptr) {
     check();
     for (;;) {
+      const bool in_flight = c_->sends_in_flight();  // before the pop: see final_check
       std::optional<T> out;
       switch (c_->queue.pop(out)) {
         case weft::detail::MpscQueue<T>::Pop::value:
@@ -445,7 +468,7 @@ class Receiver {
           continue;
         case weft::detail::MpscQueue<T>::Pop::empty:
           if (why)
-            *why = finished() && !c_->sends_in_flight() ? TryRecvError::disconnected : TryRecvError::empty;
+            *why = finished() && !in_flight ? TryRecvError::disconnected : TryRecvError::empty;
           return std::nullopt;
       }
     }
@@ -460,8 +483,7 @@ class Receiver {
   }
 
   [[nodiscard]] bool is_closed() const noexcept {
-    return !c_ || c_->closed() ||
-           c_->tx_count.load(std::memory_order_acquire) == 0;  // pairs with the last sender's acq_rel drop
+    return !c_ || c_->finished();
   }
   /// (lower bound, upper bound): nothing is known ahead (0, unbounded) until the stream ends.
   std::pair<std::size_t, std::optional<std::size_t>> size_hint() const noexcept {
@@ -478,11 +500,7 @@ class Receiver {
   void check() const {
     if (!c_) throw std::logic_error("weft::mpsc::Receiver: used after being moved from");
   }
-  // Every sender gone, or closed: after draining, the stream ends.
-  bool finished() const noexcept {
-    // Acquire: pairs with the last sender's acq_rel decrement (all its sends are visible).
-    return c_->tx_count.load(std::memory_order_acquire) == 0 || c_->closed();
-  }
+  bool finished() const noexcept { return c_->finished(); }
   std::optional<T> try_pop() {
     std::optional<T> out;
     if (c_->queue.pop(out) == weft::detail::MpscQueue<T>::Pop::value) {
@@ -493,14 +511,18 @@ class Receiver {
   std::optional<T> final_check() {
     // Finished: drain what is left; a mid-push sender (inconsistent) completes soon.
     for (;;) {
+      // Read the in-flight count before the pop: if it was 0 then, every send that entered
+      // before the close had pushed (its release exit pairs with this acquire), so an empty
+      // pop is the end. Read after the pop, a send could push and exit in between, and its
+      // value would be left behind as if never sent.
+      const bool in_flight = c_->sends_in_flight();
       std::optional<T> out;
       auto r = c_->queue.pop(out);
       if (r == weft::detail::MpscQueue<T>::Pop::value) {
         if (c_->sem) c_->sem->release(1);
         return out;
       }
-      // Empty: the end, unless a send that entered before the close is still pushing.
-      if (r == weft::detail::MpscQueue<T>::Pop::empty && !c_->sends_in_flight()) return std::nullopt;
+      if (r == weft::detail::MpscQueue<T>::Pop::empty && !in_flight) return std::nullopt;
       std::this_thread::yield();
     }
   }

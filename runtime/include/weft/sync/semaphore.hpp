@@ -11,6 +11,8 @@
 // Wakers are dropped and woken outside the lock (a waker's drop may re-enter the semaphore).
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -79,7 +81,14 @@ class Semaphore {
 
   class Acquire {
    public:
-    Acquire(Acquire&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }  // only before the first poll
+    // Only before the first poll that queued it (the waiter node is linked into the list).
+    Acquire(Acquire&& o) noexcept : s_(o.s_) {
+      if (o.queued_) {
+        std::fputs("weft::Semaphore::Acquire moved while waiting\n", stderr);
+        std::abort();
+      }
+      o.s_ = nullptr;
+    }
     Acquire(const Acquire&) = delete;
     Acquire& operator=(const Acquire&) = delete;
     ~Acquire() {

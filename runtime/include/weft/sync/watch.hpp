@@ -339,7 +339,12 @@ class Receiver {
           coop::made_progress();
           return std::move(*r);
         }
-        if (notified_->poll(cx).is_pending()) return pending;
+        bool waiting;
+        {
+          coop::BudgetScope none(-1);  // this poll is charged once, above and below
+          waiting = notified_->poll(cx).is_pending();
+        }
+        if (waiting) return pending;
         notified_.reset();  // notified: check again, with a fresh request made first
       }
     }
