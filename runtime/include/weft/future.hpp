@@ -112,10 +112,12 @@ class PollAwaiter : public LeafBase {
 
  private:
   bool try_poll(Context& cx) {
-    if (unconstrained_) {
-      coop::BudgetScope none(-1);
-      return try_poll_budgeted(cx);
-    }
+    if (unconstrained_) [[unlikely]]
+      return try_poll_unconstrained(cx);
+    return try_poll_budgeted(cx);
+  }
+  [[gnu::noinline]] bool try_poll_unconstrained(Context& cx) {
+    coop::BudgetScope none(-1);
     return try_poll_budgeted(cx);
   }
   bool try_poll_budgeted(Context& cx) {

@@ -15,6 +15,7 @@
 // Guarantee: a wake() that happens after register_waker(w) returns wakes w (or a later
 // waker); a wake() that races with register_waker wakes the waker being registered.
 #include <atomic>
+#include <optional>
 #include <utility>
 
 #include "weft/waker.hpp"
@@ -38,8 +39,9 @@ class AtomicWaker {
     if (state_.compare_exchange_strong(expected, REGISTERING, std::memory_order_acquire,
                                        std::memory_order_acquire)) {
       // The replaced waker is dropped after the slot is released (its drop may re-enter).
-      Waker replaced;
-      if (!waker_.will_wake(w)) replaced = std::exchange(waker_, w);
+      // (An optional: the common case, the same waker again, costs no Waker construction.)
+      std::optional<Waker> replaced;
+      if (!waker_.will_wake(w)) replaced.emplace(std::exchange(waker_, w));
       expected = REGISTERING;
       // AcqRel: release publishes the slot to the next taker; acquire pairs with a racing
       // wake's fetch_or when this fails.
