@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -695,5 +696,94 @@ TYPED_TEST(StreamMapTest, self_charging_streams_cost_one_unit_per_item) {
   int items = 0;
   while (t.poll_next().is_ready()) ++items;
   EXPECT_EQ(items, 10) << "the receiver's own unit is the item's only charge";
+}
+// A stream driven by the test: items, an end, and a throw on demand.
+struct Scripted {
+  struct State {
+    std::vector<int> items;
+    bool closed = false;
+    bool throw_next = false;
+    weft::Waker waker;
+    void wake() { std::exchange(waker, weft::Waker()).wake(); }
+  };
+  using Item = int;
+  std::shared_ptr<State> st = std::make_shared<State>();
+  weft::Poll<std::optional<int>> poll_next(weft::Context& cx) {
+    if (st->throw_next) {
+      st->throw_next = false;
+      throw std::runtime_error("stream failed");
+    }
+    if (!st->items.empty()) {
+      int v = st->items.front();
+      st->items.erase(st->items.begin());
+      return std::optional<int>(v);
+    }
+    if (st->closed) return std::optional<int>();
+    st->waker = cx.waker();
+    return weft::pending;
+  }
+};
+
+// A stream that throws stays in the map and is polled again, as VecStreamMap does: its
+// later items arrive and the map still ends. (ReadyStreamMap used to drop it from its run
+// list: its items never came, the map never ended, and the entry leaked.)
+TYPED_TEST(StreamMapTest, a_throwing_stream_is_polled_again_and_nothing_leaks) {
+  typename TypeParam::template map<int, Scripted> m;
+  std::vector<std::shared_ptr<Scripted::State>> st;
+  for (int k = 0; k < 3; ++k) {
+    Scripted sc;
+    st.push_back(sc.st);
+    (void)m.insert(k, std::move(sc));
+  }
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  st[1]->throw_next = true;
+  st[1]->items = {10, 11};
+  st[1]->wake();
+  EXPECT_THROW((void)t.poll_next(), std::runtime_error);
+  std::vector<int> got;
+  for (int i = 0; i < 5; ++i) {
+    auto p = t.poll_next();
+    if (p.is_pending()) break;
+    ASSERT_TRUE(p->has_value());
+    got.push_back((*p)->second);
+  }
+  EXPECT_EQ(got, (std::vector<int>{10, 11})) << "the stream's items after the throw are delivered";
+  for (auto& x : st) {
+    x->closed = true;
+    x->wake();
+  }
+  auto end = t.poll_next();
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_FALSE(end->has_value()) << "every stream ended: so does the map";
+}
+
+TYPED_TEST(StreamMapTest, a_generator_that_throws_ends_after_its_exception) {
+  using G = weft::stream::Generator<int>;
+  typename TypeParam::template map<int, G> m;
+  (void)m.insert(1, []() -> G {
+    co_yield 1;
+    throw std::runtime_error("generator failed");
+  }());
+  (void)m.insert(2, []() -> G {
+    co_yield 2;
+    co_yield 3;
+  }());
+  MockTask t(std::move(m));
+  std::multiset<int> got;
+  int throws = 0;
+  for (int i = 0; i < 20; ++i) {
+    try {
+      auto p = t.poll_next();
+      ASSERT_TRUE(p.is_ready());
+      if (!p->has_value()) break;
+      got.insert((*p)->second);
+    } catch (const std::runtime_error&) {
+      ++throws;
+    }
+  }
+  EXPECT_EQ(throws, 1);
+  EXPECT_EQ(got, (std::multiset<int>{1, 2, 3}));
+  EXPECT_TRUE(t.get().empty()) << "the thrown-out generator ended and was removed";
 }
 }  // namespace

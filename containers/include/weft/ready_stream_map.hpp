@@ -28,6 +28,10 @@
 // item to be delivered under the wrong key (items are only taken from the stream currently
 // in the slot, and a removed entry is skipped when popped).
 // API and results are those of VecStreamMap.
+// Exceptions: a stream whose poll_next throws passes the exception to the caller of
+// poll_next (or next_many); the entry stays in the map and is polled again by the next
+// poll_next, as VecStreamMap does; nothing leaks. A throwing Hash or KeyEqual in insert or
+// remove leaves the map unchanged (the index is updated last).
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -199,7 +203,18 @@ class ReadyStreamMap {
       WakerRef w(&detail::ReadyEntry::vtable, e);
       Context ecx(w.get());
       const int before = coop::remaining();
-      auto p = sl.kv->second.poll_next(ecx);
+      std::optional<Poll<std::optional<stream_item_t<S>>>> polled;
+      try {
+        polled.emplace(sl.kv->second.poll_next(ecx));
+      } catch (...) {
+        // The stream threw: the exception goes to the caller and the entry stays in the map,
+        // ready, so the next poll_next polls it again (VecStreamMap, which scans every
+        // entry, does the same). It keeps the run list's reference.
+        if (e->try_requeue_owned()) push_back_run(e);
+        else e->ref_dec();  // a wake during the poll already queued it
+        throw;
+      }
+      auto& p = *polled;
       if (coop::remaining() == before) coop::made_progress();  // once per stream poll
       if (p.is_pending()) {
         e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
