@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "../support.hpp"
@@ -125,5 +127,74 @@ TEST(Abort, from_many_threads_at_once) {
     else EXPECT_TRUE(r.is_cancelled());
     EXPECT_EQ(dropped.load(), started.load());
   }
+}
+// A local whose destructor throws.
+struct ThrowsOnDestroy {
+  std::atomic<int>* destroyed;
+  ~ThrowsOnDestroy() noexcept(false) {
+    destroyed->fetch_add(1);
+    throw std::runtime_error("destructor failed");
+  }
+};
+
+Task<int> child_with_throwing_local(std::atomic<int>& destroyed) {
+  ThrowsOnDestroy t{&destroyed};
+  co_await weft_test::Never{};
+  co_return 1;
+}
+
+// Aborting a parent suspended in a child whose local's destructor throws: the child's
+// frame is destroyed with the parent, the parent is never resumed, the outcome is
+// "cancelled". (The child's final_suspend used to resume the dying parent: memory
+// corruption, reported by ASan.)
+TEST(Abort, child_with_a_throwing_destructor_does_not_resume_the_dying_parent) {
+  for (Flavor f : {Flavor::current_thread, Flavor::multi_thread}) {
+    Runtime rt(f == Flavor::current_thread ? ct() : mt());
+    std::atomic<int> destroyed{0}, parent_resumed{0};
+    auto h = rt.spawn([](std::atomic<int>& d, std::atomic<int>& resumed) -> Task<int> {
+      int v = co_await child_with_throwing_local(d);
+      resumed.fetch_add(1);
+      co_return v;
+    }(destroyed, parent_resumed));
+    rt.block_on([]() -> Task<void> {
+      for (int i = 0; i < 3; ++i) co_await weft::yield_now();
+    }());
+    h.abort();
+    auto r = rt.block_on(std::move(h));
+    EXPECT_TRUE(r.is_cancelled());
+    EXPECT_EQ(destroyed.load(), 1);
+    EXPECT_EQ(parent_resumed.load(), 0);
+  }
+}
+
+// Documented outcomes (task.hpp): completing with a throwing local gives that exception;
+// an abort gives "cancelled"; a value whose move throws gives a panic, not std::terminate.
+TEST(Abort, throwing_local_destructor_on_completion_becomes_the_outcome) {
+  Runtime rt(ct());
+  std::atomic<int> destroyed{0};
+  auto r = rt.block_on(rt.spawn([](std::atomic<int>& d) -> Task<int> {
+    ThrowsOnDestroy t{&d};
+    co_return 5;
+  }(destroyed)));
+  ASSERT_TRUE(r.is_panic());
+  EXPECT_NE(std::string(r.error().what()).find("destructor failed"), std::string::npos);
+  EXPECT_EQ(destroyed.load(), 1);
+}
+
+struct ThrowingMove {
+  int v = 0;
+  ThrowingMove() = default;
+  ThrowingMove(const ThrowingMove&) = default;
+  ThrowingMove(ThrowingMove&&) { throw std::runtime_error("move failed"); }
+};
+
+TEST(Abort, result_whose_move_throws_is_a_panic_not_terminate) {
+  Runtime rt(ct());
+  auto r = rt.block_on(rt.spawn([]() -> Task<ThrowingMove> {
+    static const ThrowingMove m;  // not a local: co_return copies it into the promise
+    co_return m;                  // then storing it as the task's output moves it: throws
+  }()));
+  ASSERT_FALSE(r.has_value());
+  EXPECT_TRUE(r.is_panic());
 }
 }  // namespace

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -280,6 +281,39 @@ TEST(Stream, buffer_unordered_runs_up_to_limit_concurrently) {
   EXPECT_EQ(out, (std::multiset<int>{1, 4, 9, 16, 25, 36, 49, 64}));
   EXPECT_EQ(peak.load(), 3);
   EXPECT_THROW((void)stream::buffer_unordered(stream::empty<weft::Task<int>>(), 0), std::invalid_argument);
+}
+
+// A future that is ready (or throws) on its first poll.
+struct MaybeThrow {
+  int v;
+  bool fail;
+  weft::Poll<int> poll(weft::Context&) {
+    if (fail) throw std::runtime_error("future failed");
+    return v;
+  }
+};
+
+// One in-flight future throws: its slot is dropped, the others go on, the stream ends.
+// (Its dead slot used to stay: later polls threw again and the stream never ended.)
+TEST(Stream, buffer_unordered_drops_a_future_that_throws) {
+  std::vector<MaybeThrow> fs{{1, false}, {2, true}, {3, false}, {4, false}};
+  MockTask t(stream::buffer_unordered(stream::iter(std::move(fs)), 2));
+  std::multiset<int> got;
+  int throws = 0;
+  bool ended = false;
+  for (int i = 0; i < 20 && !ended; ++i) {
+    try {
+      auto p = t.poll_next();
+      if (p.is_pending()) continue;  // iter's yield
+      if (!*p) ended = true;
+      else got.insert(**p);
+    } catch (const std::runtime_error&) {
+      ++throws;
+    }
+  }
+  EXPECT_TRUE(ended);
+  EXPECT_EQ(throws, 1);
+  EXPECT_EQ(got, (std::multiset<int>{1, 3, 4}));
 }
 
 TEST(Stream, for_each_concurrent_completes_all_and_propagates_exceptions) {

@@ -9,6 +9,14 @@
 // Cancel safety: destroying a suspended Task destroys its frame, running the destructors of
 // its locals and of the tasks and futures it was awaiting.
 //
+// Exceptions from destructors of a task's locals (a `noexcept(false)` destructor):
+// - when the task completes, the exception escapes its body: the task's outcome is that
+//   exception (a JoinError panic when spawned; rethrown by co_await), not its value;
+// - when the task is destroyed while suspended (abort, shutdown, a dropped Task), the task's
+//   outcome is "cancelled" and the exception is discarded.
+// A result type whose move constructor throws while a spawned task's value is stored makes
+// the outcome a JoinError panic holding that exception.
+//
 // Memory: a Task<T> frame is allocated with room in front of it for the cell that spawning
 // it needs (detail::Cell<T>: state word, join waker, output), so a spawn costs no allocation
 // of its own, as a tokio task cell holds its future. A task that is only ever co_awaited
@@ -202,7 +210,13 @@ class [[nodiscard]] Task {
     Awaiter(Awaiter&& o) noexcept : h(std::exchange(o.h, {})) {}
     Awaiter(const Awaiter&) = delete;
     ~Awaiter() {
-      if (h) h.destroy();
+      if (h) {
+        // Destroyed before the child finished (the parent is being destroyed: an abort). If a
+        // destructor in the child throws, the compiler may route it to the child's
+        // unhandled_exception and final_suspend, which must not resume the dying parent.
+        h.promise().continuation = nullptr;
+        h.destroy();
+      }
     }
     bool await_ready() const noexcept { return false; }
     template <class P>

@@ -106,7 +106,11 @@ struct Cell final : Header {
     } else if constexpr (std::is_void_v<T>) {
       c->output.emplace(JoinResult<T>::ok());
     } else {
-      c->output.emplace(JoinResult<T>::ok(std::move(std::get<1>(p.result))));
+      try {
+        c->output.emplace(JoinResult<T>::ok(std::move(std::get<1>(p.result))));
+      } catch (...) {  // T's move constructor threw: the task's outcome is that exception
+        c->output.emplace(JoinResult<T>::err(JoinError::panic(h->id, std::current_exception())));
+      }
     }
     r.destroy();
     h->root = {};

@@ -123,6 +123,9 @@ ForEach<S, F> for_each(S s, F f) {
 
 /// Yields the outputs of a stream of futures (or Tasks), running up to `limit` of them at
 /// once, in completion order. limit 0 is rejected.
+/// Exceptions: a future that throws is removed and its exception is the result of that
+/// poll_next; the other futures keep running and the stream goes on (and ends normally). An
+/// exception from the source stream's poll_next passes through and changes nothing.
 template <Stream S>
 class BufferUnordered {
   using Fut = detail::as_future_t<stream_item_t<S>>;
@@ -149,7 +152,16 @@ class BufferUnordered {
     const std::size_t n = in_flight_.size();
     for (std::size_t k = 0; k < n; ++k) {
       std::size_t i = (start_ + k) % n;
-      auto p = in_flight_[i].poll(cx);
+      std::optional<Poll<Out>> polled;
+      try {
+        polled.emplace(in_flight_[i].poll(cx));
+      } catch (...) {
+        // A future that throws is finished: drop its slot, then hand the exception on.
+        std::swap(in_flight_[i], in_flight_.back());
+        in_flight_.pop_back();
+        throw;
+      }
+      auto& p = *polled;
       if (p.is_ready()) {
         start_ = i;
         std::swap(in_flight_[i], in_flight_.back());
