@@ -37,7 +37,9 @@ void Runtime::check_block_on_allowed() {
         "co_await the task instead");
 }
 
-void Runtime::wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready) { s->wait_until(ready); }
+bool Runtime::wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready) {
+  return s->wait_until(ready);
+}
 
 Handle Handle::current() {
   detail::Scheduler* s = detail::current_scheduler();

@@ -454,17 +454,57 @@ void Scheduler::schedule_remote(Header* t) noexcept {
   remote_inflight_->fetch_sub(1, std::memory_order_release);
 }
 
-void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
+bool Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
+  // This thread's own waker, for waiting without driving the runtime.
+  auto parker = std::make_shared<Parker>();
+  Waker own = Waker::from_fn([parker] { parker->unpark(); });
+  Context own_cx(own);
   if (!is_current_thread()) {
     EnterScope entered(this);
-    auto parker = std::make_shared<Parker>();
-    Waker waker = Waker::from_fn([parker] { parker->unpark(); });
-    Context cx(waker);
-    while (!ready(cx)) parker->park();
-    return;
+    while (!ready(own_cx)) parker->park();
+    return true;
   }
-  // current_thread: this thread becomes the runtime's only worker until `ready`.
-  std::lock_guard core(core_mu_);
+  // current_thread: the thread holding core_mu_ drives the runtime (it becomes its only
+  // worker); any other block_on waits for its own future (which the driver's tasks may
+  // complete) or for the core to come free, whichever is first, as tokio's block_on does.
+  // No lost release: a waiter lists itself in core_waiters_, then tries the lock again; a
+  // driver unlocks, then unparks every listed waiter. Either the retry sees the lock free,
+  // or the driver's unpark (after its unlock) finds the waiter listed.
+  for (;;) {
+    std::unique_lock core(core_mu_, std::try_to_lock);
+    if (!core.owns_lock()) {
+      {
+        std::lock_guard l(core_waiters_mu_);
+        core_waiters_.push_back(parker.get());
+      }
+      struct Unlist {
+        Scheduler* s;
+        Parker* p;
+        ~Unlist() {
+          std::lock_guard l(s->core_waiters_mu_);
+          std::erase(s->core_waiters_, p);
+        }
+      } unlist{this, parker.get()};
+      {
+        EnterScope entered(this);
+        if (ready(own_cx)) return true;
+      }
+      if (!core.try_lock()) {
+        parker->park();
+        continue;
+      }
+    }
+    bool done = drive_until(ready);
+    core.unlock();
+    {
+      std::lock_guard l(core_waiters_mu_);
+      for (Parker* p : core_waiters_) p->unpark();
+    }
+    return done;
+  }
+}
+
+bool Scheduler::drive_until(const std::function<bool(Context&)>& ready) {
   Worker& w = *workers_[0];
   TlsWorkerScope scope(&w);
   Waker waker = Waker::from_fn([p = &w.parker] { p->unpark(); });
@@ -482,7 +522,8 @@ void Scheduler::wait_until(const std::function<bool(Context&)>& ready) {
     done = ready(cx);
     return done;
   };
-  run_worker(w, &stop);
+  run_worker(w, &stop);  // returns when `stop` is true, or at shutdown
+  return done;
 }
 
 void Scheduler::shutdown() {
@@ -496,7 +537,18 @@ void Scheduler::shutdown() {
   for (auto& w : workers_) w->parker.unpark();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
-  std::lock_guard core(core_mu_);  // current_thread: no block_on is driving the worker
+  std::unique_lock core(core_mu_);  // current_thread: no block_on is driving the worker
+  // Let waiting block_on calls see the core free once the tasks are cancelled below (one
+  // of them then finds the runtime shut down); see wait_until.
+  struct WakeCoreWaiters {
+    Scheduler* s;
+    std::unique_lock<std::mutex>& core;
+    ~WakeCoreWaiters() {
+      core.unlock();
+      std::lock_guard l(s->core_waiters_mu_);
+      for (Parker* p : s->core_waiters_) p->unpark();
+    }
+  } wake_waiters{this, core};
   // Seq_cst: the shutdown side of the Dekker pair with schedule_remote (closed_ store, then
   // this load); acquire alone would not take part in the total order. It also pairs with
   // schedule_remote's release decrement.

@@ -161,7 +161,9 @@ class Scheduler {
   /// Schedules a notified task (a spawn or a wake; see the overview for where it goes).
   void schedule(Header* t) noexcept;
   void shutdown();
-  void wait_until(const std::function<bool(Context&)>& ready);
+  /// Blocks the calling (non-worker) thread until ready(cx) returns true: true then; false if
+  /// the runtime shut down first (current_thread: the driver stops at shutdown).
+  bool wait_until(const std::function<bool(Context&)>& ready);
   [[nodiscard]] bool is_current_thread() const noexcept { return opts_.flavor == Flavor::current_thread; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
 
@@ -171,6 +173,9 @@ class Scheduler {
  private:
   void worker_main(Worker& w);
   void run_worker(Worker& w, const std::function<bool()>* stop);
+  // current_thread: drives the worker on this thread (core_mu_ held) until ready(cx) or
+  // shutdown; true if ready.
+  bool drive_until(const std::function<bool(Context&)>& ready);
   Header* next_task(Worker& w);
   Header* steal_work(Worker& w);
   void run_task(Worker& w, Header* t);
@@ -201,6 +206,8 @@ class Scheduler {
   Idle idle_;
   OwnedTasks owned_;
   std::mutex core_mu_;  // current_thread flavour: one block_on drives the worker at a time
+  std::mutex core_waiters_mu_;
+  std::vector<Parker*> core_waiters_;  // block_on calls waiting for core_mu_; core_waiters_mu_
   bool shut_down_done_ = false;
 };
 

@@ -237,6 +237,58 @@ TEST_P(BothFlavors, abort_handle_outlives_the_join_handle) {
   a.abort();  // no effect once finished
 }
 
+// Two threads in block_on on one current_thread runtime: one drives, the other waits for
+// its own task without holding the core. Here thread B must get its result while thread A
+// still drives (A waits for a message B sends only after its block_on returned). This used
+// to deadlock: B waited for the core that A held.
+TEST(Spawn, current_thread_block_on_from_two_threads) {
+  for (int round = 0; round < 20; ++round) {
+    Runtime rt(ct());
+    auto [tx, rx] = weft::oneshot::channel<int>();
+    std::atomic<bool> a_driving{false};
+    int a_got = 0;
+    std::thread a([&rt, &a_driving, &a_got, rx = std::move(rx)]() mutable {
+      a_got = rt.block_on([](weft::oneshot::Receiver<int> rx, std::atomic<bool>& driving) -> Task<int> {
+        driving = true;
+        co_return co_await std::move(rx);
+      }(std::move(rx), a_driving));
+    });
+    while (!a_driving.load()) std::this_thread::yield();
+    int b = rt.block_on([]() -> Task<int> {
+      co_await weft::yield_now();
+      co_return 7;
+    }());
+    EXPECT_EQ(b, 7);
+    EXPECT_TRUE(tx.send(b * 6).is_ok());
+    a.join();
+    EXPECT_EQ(a_got, 42);
+  }
+}
+
+// Destroying a current_thread runtime while another thread is in block_on: that block_on
+// throws a cancelled JoinError (it used to read an empty result).
+TEST(Spawn, current_thread_runtime_destroyed_during_block_on) {
+  for (int round = 0; round < 20; ++round) {
+    std::optional<Runtime> rt(std::in_place, ct());
+    std::atomic<bool> inside{false};
+    bool cancelled = false;
+    std::thread t([&] {
+      try {
+        rt->block_on([](std::atomic<bool>& in) -> Task<void> {
+          in = true;
+          co_await weft_test::Never{};
+        }(inside));
+      } catch (const JoinError& e) {
+        cancelled = e.is_cancelled();
+      }
+    });
+    while (!inside.load()) std::this_thread::yield();
+    rt.reset();
+    t.join();
+    EXPECT_TRUE(cancelled);
+  }
+}
+
 TEST(Spawn, outside_runtime_is_an_error) {
   EXPECT_THROW((void)weft::spawn(answer()), std::logic_error);
   EXPECT_THROW((void)weft::Handle::current(), std::logic_error);

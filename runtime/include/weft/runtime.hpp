@@ -113,21 +113,31 @@ class Runtime {
   }
 
   /// Runs `task` to completion and returns its value (or rethrows its exception; throws
-  /// JoinError if it was cancelled by a shutdown). Call from a thread that is not running
+  /// JoinError if it was cancelled by a shutdown, including a Runtime destroyed by another
+  /// thread meanwhile). On a current_thread runtime several threads may call block_on at
+  /// once: one drives the runtime, the others wait for their own task (or for the driver to
+  /// leave, then one of them drives). Call from a thread that is not running
   /// a weft task: calling it from inside a task (of any runtime) throws std::logic_error,
   /// since blocking a worker could deadlock the runtime.
   template <class T>
   T block_on(Task<T> task) {
     detail::Scheduler* s = checked();
     check_block_on_allowed();
-    JoinHandle<T> jh = Handle::spawn_on(s, std::move(task));
+    JoinHandle<T> jh = Handle::spawn_on(s, std::move(task));  // its cell keeps `s` alive
     std::optional<JoinResult<T>> out;
-    wait_until(s, [&](Context& cx) {
+    auto take = [&](Context& cx) {
       auto p = jh.poll(cx);
       if (p.is_pending()) return false;
       out.emplace(std::move(p).take());
       return true;
-    });
+    };
+    if (!wait_until(s, take)) {
+      // The runtime shut down (destroyed by another thread) while this call drove it: the
+      // task finished just before, or it never will.
+      Waker none;
+      Context cx(none);
+      if (!take(cx)) throw JoinError::cancelled(jh.id(), "runtime is shut down");
+    }
     if (!out->has_value() && out->error().is_panic()) out->error().resume_panic();
     return std::move(*out).value();
   }
@@ -141,17 +151,18 @@ class Runtime {
     requires Future<std::remove_cvref_t<F>>
   future_output_t<std::remove_cvref_t<F>> block_on(F&& future) {
     using Out = future_output_t<std::remove_cvref_t<F>>;
-    detail::Scheduler* s = checked();
+    const Handle keep = handle();  // the scheduler stays alive even if the Runtime goes
     check_block_on_allowed();
     auto& f = future;  // polled in place: a future may not be movable once polled
     std::optional<std::conditional_t<std::is_void_v<Out>, bool, Out>> out;
-    wait_until(s, [&](Context& cx) {
-      auto p = f.poll(cx);
-      if (p.is_pending()) return false;
-      if constexpr (std::is_void_v<Out>) out.emplace(true);
-      else out.emplace(std::move(p).take());
-      return true;
-    });
+    if (!wait_until(keep.s_, [&](Context& cx) {
+          auto p = f.poll(cx);
+          if (p.is_pending()) return false;
+          if constexpr (std::is_void_v<Out>) out.emplace(true);
+          else out.emplace(std::move(p).take());
+          return true;
+        }))
+      throw JoinError::cancelled(TaskId{0}, "runtime is shut down before the future completed");
     if constexpr (!std::is_void_v<Out>) return std::move(*out);
   }
 
@@ -161,8 +172,9 @@ class Runtime {
     return s_;
   }
   static void check_block_on_allowed();
-  // Drives (current_thread) or waits for (multi_thread) the runtime until ready(cx) is true.
-  static void wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready);
+  // Drives (current_thread) or waits for (multi_thread) the runtime until ready(cx) is true;
+  // false if the runtime shut down first.
+  static bool wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready);
 
   detail::Scheduler* s_;
 };
