@@ -212,4 +212,30 @@ TEST(SemaphoreDeathTest, acquire_moved_while_waiting_stops_the_program) {
       },
       "moved while waiting");
 }
+
+// tokio: a token is cancelled with its root even when the tokens between them were dropped.
+TEST(CancellationToken, dropped_intermediate_tokens_still_propagate) {
+  weft::CancellationToken root;
+  auto leaf = root.child_token().child_token().child_token();
+  EXPECT_FALSE(leaf.is_cancelled());
+  root.cancel();
+  EXPECT_TRUE(leaf.is_cancelled());
+}
+
+// A chain of 200,000 child tokens: cancelling the root and dropping the chain use no
+// recursion per level (both used to overflow the stack).
+TEST(CancellationToken, deep_chain_cancels_and_drops_without_recursion) {
+  weft::CancellationToken root;
+  weft::CancellationToken t = root;
+  for (int i = 0; i < 200000; ++i) t = t.child_token();
+  MockTask w(t.cancelled());
+  EXPECT_TRUE(w.poll().is_pending());
+  root.cancel();
+  EXPECT_TRUE(t.is_cancelled());
+  EXPECT_TRUE(w.is_woken());
+  weft::CancellationToken t2 = root;  // and a second chain, dropped uncancelled
+  weft::CancellationToken r2;
+  t2 = r2;
+  for (int i = 0; i < 200000; ++i) t2 = t2.child_token();
+}
 }  // namespace
