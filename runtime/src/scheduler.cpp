@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "weft/coop.hpp"
+#include "weft/detail/random.hpp"
 
 namespace weft::detail {
 
@@ -64,6 +65,11 @@ void drop_task_ref(Header* t) noexcept {
   if (t->state.ref_dec()) t->vtable->dealloc(t);
 }
 Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : tls_entered; }
+std::uint32_t random_below(std::uint32_t n) noexcept {
+  if (Worker* w = tls_worker) return w->next_random(n);
+  thread_local XorShift64 g{0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&g)};
+  return g.below(n);
+}
 
 namespace {
 void* task_waker_clone(void* d) noexcept {
@@ -88,12 +94,23 @@ Scheduler::Scheduler(RuntimeOptions opts) : opts_(std::move(opts)), idle_(resolv
   if (opts_.global_queue_interval && *opts_.global_queue_interval == 0)
     throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0 (or unset: self-tuning)");
   if (opts_.event_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: event_interval must be > 0");
+  if (opts_.randomize_schedule && (opts_.flavor != Flavor::current_thread || !opts_.rng_seed))
+    throw std::invalid_argument(
+        "weft::RuntimeOptions: randomize_schedule needs the current_thread flavour and an rng_seed");
   std::size_t n = resolve_workers(opts_);
   if (n > 4096) throw std::invalid_argument("weft::RuntimeOptions: worker_threads must be at most 4096");
   workers_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i, n));
     if (opts_.global_queue_interval) workers_.back()->global_queue_interval = *opts_.global_queue_interval;
+    if (opts_.rng_seed) {
+      // splitmix64 of (seed, index): distinct, non-zero xorshift states per worker.
+      std::uint64_t z = *opts_.rng_seed + 0x9E3779B97F4A7C15ull * (i + 1);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      workers_.back()->rng.state = z != 0 ? z : 1;
+    }
   }
 }
 
@@ -197,6 +214,7 @@ void Scheduler::maintenance(Worker& w) {
 }
 
 Header* Scheduler::next_task(Worker& w) {
+  if (opts_.randomize_schedule) return next_random_task(w);
   if (w.inject_first || w.tick() % w.global_queue_interval == 0) {
     w.inject_first = false;
     if (Header* t = inject_.pop()) return t;
@@ -207,6 +225,21 @@ Header* Scheduler::next_task(Worker& w) {
   std::size_t n = inject_.pop_batch(batch, inject_batch);
   for (std::size_t i = 1; i < n; ++i) w.local.push_back(batch[i], *this);  // room: local was empty
   return n > 0 ? batch[0] : nullptr;
+}
+
+// randomize_schedule (current_thread, one worker): every runnable task goes into the pool,
+// and one is picked with the worker's seeded generator.
+Header* Scheduler::next_random_task(Worker& w) {
+  // Relaxed: current_thread has no rescuers; only this thread touches the slot.
+  if (Header* t = w.lifo.exchange(nullptr, std::memory_order_relaxed)) w.random_pool.push_back(t);
+  while (Header* t = w.local.pop()) w.random_pool.push_back(t);
+  while (Header* t = inject_.pop()) w.random_pool.push_back(t);
+  if (w.random_pool.empty()) return nullptr;
+  const std::uint32_t i = w.next_random(static_cast<std::uint32_t>(w.random_pool.size()));
+  Header* t = w.random_pool[i];
+  w.random_pool[i] = w.random_pool.back();
+  w.random_pool.pop_back();
+  return t;
 }
 
 Header* Scheduler::steal_work(Worker& w) {
@@ -418,7 +451,7 @@ void Scheduler::spawn(Header* t) {
 void Scheduler::schedule(Header* t) noexcept {
   Worker* w = tls_worker;
   if (w != nullptr && w->sched == this) {
-    if (w->lifo_enabled && opts_.lifo_slot) {
+    if (w->lifo_enabled && opts_.lifo_slot && !opts_.randomize_schedule) {
       // Relaxed: only this thread fills the slot (a rescuer only empties it).
       if (w->lifo.load(std::memory_order_relaxed) == nullptr) {
         // Release: pairs with a rescuer's acquire load / CAS. No notify: this worker runs it
@@ -577,6 +610,7 @@ void Scheduler::shutdown() {
       // Relaxed: the workers have stopped (joined, or current_thread's core_mu_ held).
       if (Header* t = w->lifo.exchange(nullptr, std::memory_order_relaxed)) drop(t);
       while (Header* t = w->local.pop()) drop(t);
+      for (Header* t : std::exchange(w->random_pool, {})) drop(t);
     }
     while (Header* t = inject_.pop()) drop(t);
     if (!any) break;

@@ -47,6 +47,7 @@
 #include "weft/detail/cache_padded.hpp"
 #include "weft/detail/header.hpp"
 #include "weft/detail/local_queue.hpp"
+#include "weft/detail/random.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft::detail {
@@ -104,7 +105,7 @@ class IntervalTuner {
 
 struct Worker {
   Worker(Scheduler* s, std::size_t i, std::size_t n)
-      : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_ticks(n, 0) {}
+      : sched(s), index(i), rng{0x9E3779B97F4A7C15ull * (i + 1)}, seen_ticks(n, 0) {}
   Scheduler* const sched;
   const std::size_t index;
   LocalQueue<Header*, local_queue_capacity> local;
@@ -121,25 +122,23 @@ struct Worker {
   bool searching = false;
   std::uint32_t global_queue_interval = IntervalTuner::initial_interval;
   IntervalTuner tuner;
-  std::uint64_t rng;
+  XorShift64 rng;
   std::vector<std::uint32_t> seen_ticks;  // other workers' ticks at our last rescue look
   unsigned rescue_backoff = 0;
   // Scheduler references this worker holds on behalf of task cells (Scheduler::
   // task_ref_acquire): counted in Scheduler::refs_, handed out and taken back without
   // atomics. Owner-only; returned by shutdown after the workers stopped.
   std::size_t ref_bank = 0;
+  // RuntimeOptions::randomize_schedule: the runnable tasks, one picked at random per tick
+  // (owner only; current_thread). Each holds its notified reference.
+  std::vector<Header*> random_pool;
   Parker parker;
   std::thread thread;
 
   /// The current tick (owner only). Relaxed: only the owner writes `ticks`.
   [[nodiscard]] std::uint32_t tick() const noexcept { return ticks.load(std::memory_order_relaxed); }
 
-  std::uint32_t next_random(std::uint32_t n) noexcept {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return static_cast<std::uint32_t>(rng % n);
-  }
+  std::uint32_t next_random(std::uint32_t n) noexcept { return rng.below(n); }
 };
 
 class Scheduler {
@@ -176,6 +175,7 @@ class Scheduler {
   // current_thread: drives the worker on this thread (core_mu_ held) until ready(cx) or
   // shutdown; true if ready.
   bool drive_until(const std::function<bool(Context&)>& ready);
+  Header* next_random_task(Worker& w);
   Header* next_task(Worker& w);
   Header* steal_work(Worker& w);
   void run_task(Worker& w, Header* t);

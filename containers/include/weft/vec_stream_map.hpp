@@ -5,7 +5,8 @@
 // Implementation (its cost is the point of the comparison with ReadyStreamMap): all entries
 // are scanned on insert, remove, and polling. insert scans for the key (replacing returns the
 // old stream); remove finds by scan and swap-removes; every poll_next starts at a random
-// index and polls entries in turn until one is ready, removing finished streams as it goes
+// index (detail::random_below: reproducible under RuntimeOptions::rng_seed) and polls
+// entries in turn until one is ready, removing finished streams as it goes
 // without telling the user (wrap a stream in StreamNotifyClose to hear about its end).
 // poll_next yields (key, item), and the end exactly when the map is empty.
 #include <cstdint>
@@ -17,19 +18,11 @@
 
 #include "weft/detail/next_many.hpp"
 #include "weft/detail/projection_range.hpp"
+#include "weft/detail/random.hpp"
 #include "weft/stream/stream.hpp"
 
 namespace weft {
 
-namespace detail {
-inline std::uint32_t thread_rng_n(std::uint32_t n) noexcept {
-  thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
-  s ^= s << 13;
-  s ^= s >> 7;
-  s ^= s << 17;
-  return n ? static_cast<std::uint32_t>(s % n) : 0;
-}
-}  // namespace detail
 
 template <class K, Stream S>
 class VecStreamMap {
@@ -113,7 +106,7 @@ class VecStreamMap {
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     // tokio-stream's poll_next_entry, step for step.
-    const std::size_t start = detail::thread_rng_n(static_cast<std::uint32_t>(entries_.size()));
+    const std::size_t start = detail::random_below(static_cast<std::uint32_t>(entries_.size()));
     std::size_t idx = start;
     for (std::size_t n = entries_.size(), k = 0; k < n; ++k) {
       auto p = entries_[idx].second.poll_next(cx);

@@ -47,6 +47,16 @@ struct RuntimeOptions {
   /// is stuck in a long poll is taken by an idle worker after 10-20 ms, so a task that never
   /// suspends cannot starve the task it spawned or woke.
   bool lifo_slot = true;
+  /// Seeds every random choice of the runtime (a searching worker's first steal victim) and
+  /// of the containers polled on its workers (VecStreamMap's start index), so a run is
+  /// reproducible. Unset: seeded per worker from its index (still not from the clock).
+  std::optional<std::uint64_t> rng_seed;
+  /// Test mode, current_thread flavour only, requires rng_seed: each tick runs a runnable
+  /// task chosen at random (from the seed) instead of in queue order, and there is no LIFO
+  /// chain. Running a scenario under many seeds explores its interleavings of tasks; a
+  /// failing seed replays the same interleaving (as long as nothing outside the runtime
+  /// wakes its tasks).
+  bool randomize_schedule = false;
 };
 
 class Runtime;
