@@ -5,6 +5,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -461,5 +462,31 @@ TEST(JoinSet, self_move_assignment_keeps_the_tasks) {
   EXPECT_EQ(set.size(), 1u);
   int got = rt.block_on([](JoinSet<int>& s) -> Task<int> { co_return (co_await s.join_next())->value(); }(set));
   EXPECT_EQ(got, 1);
+}
+// A Hash that throws for one key.
+struct PickyHash {
+  std::size_t operator()(int k) const {
+    if (k == 13) throw std::runtime_error("unlucky key");
+    return std::hash<int>{}(k);
+  }
+};
+
+TEST(JoinMap, a_throwing_hash_aborts_the_new_task_and_leaves_the_map_unchanged) {
+  weft::Runtime rt(mt());
+  rt.block_on([]() -> Task<void> {
+    JoinMap<int, int, PickyHash> map;
+    map.spawn(1, value(1));
+    auto [tx, rx] = weft::oneshot::channel<int>();
+    EXPECT_THROW(map.spawn(13, wait_on(std::move(rx))), std::runtime_error);
+    EXPECT_EQ(map.size(), 1u);
+    while (!tx.is_closed()) co_await weft::yield_now();  // the rejected task was aborted
+    auto r = co_await map.join_next();
+    EXPECT_TRUE(r.has_value());
+    if (r) {
+      EXPECT_EQ(r->first, 1);
+      EXPECT_EQ(r->second.value(), 1);
+    }
+    EXPECT_FALSE((co_await map.join_next()).has_value());
+  }());
 }
 }  // namespace

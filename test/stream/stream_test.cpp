@@ -352,4 +352,37 @@ TEST(Stream, next_from_a_task) {
   }());
   EXPECT_EQ(sum, 6);
 }
+// A stream that throws on its first poll, then yields one item and ends.
+struct ThrowsOnce {
+  using Item = int;
+  int state = 0;
+  weft::Poll<std::optional<int>> poll_next(weft::Context&) {
+    switch (state++) {
+      case 0:
+        throw std::runtime_error("first poll");
+      case 1:
+        return std::optional<int>(7);
+      default:
+        return std::optional<int>();
+    }
+  }
+};
+
+TEST(Stream, merge_stays_valid_when_an_input_throws) {
+  MockTask t(stream::merge(ThrowsOnce{}, ThrowsOnce{}));
+  std::vector<int> got;
+  int throws = 0;
+  for (int i = 0; i < 10; ++i) {
+    try {
+      auto p = t.poll_next();
+      ASSERT_TRUE(p.is_ready());
+      if (!*p) break;
+      got.push_back(**p);
+    } catch (const std::runtime_error&) {
+      ++throws;
+    }
+  }
+  EXPECT_EQ(throws, 2);
+  EXPECT_EQ(got, (std::vector<int>{7, 7}));
+}
 }  // namespace

@@ -11,6 +11,9 @@
 // contains_key accepts any type comparable with K when Hash and KeyEqual are transparent
 // (e.g. a std::string key looked up by std::string_view).
 // Destroying the map aborts every task it still holds. Movable (the tasks move along).
+// Exceptions: a task's exception is its result (a JoinError panic from join_next), never
+// thrown by the map. A Hash or KeyEqual that throws in spawn: the exception reaches the
+// caller, the new task is aborted and never reported, the map is unchanged.
 // Cancel safety: join_next is cancel safe.
 #include <cstddef>
 #include <functional>
@@ -148,9 +151,17 @@ class JoinMap {
   [[nodiscard]] bool contains_task(TaskId id) const { return by_id_.find(id.value) != by_id_.end(); }
 
  private:
+  // Exception safety: if a step throws (the key's Hash or KeyEqual, an allocation), the new
+  // task is aborted (never reported) and the map is as it was, minus a replaced task.
   void add(K key, JoinHandle<V> h) {
-    TaskId id = h.id();
-    auto it = by_key_.find(key);
+    const TaskId id = h.id();
+    typename decltype(by_key_)::iterator it;
+    try {
+      it = by_key_.find(key);
+    } catch (...) {
+      h.abort();
+      throw;
+    }
     if (it != by_key_.end()) {
       Entry* old = it->second;
       old->handle.abort();
@@ -158,9 +169,20 @@ class JoinMap {
       core_.remove(old);  // never reported
       by_key_.erase(it);
     }
-    Entry* e = core_.insert(std::move(h), key);
-    by_key_.emplace(std::move(key), e);
-    by_id_.emplace(id.value, e);
+    Entry* e = core_.insert(std::move(h), key);  // aborts the task itself if it throws
+    try {
+      auto pos = by_key_.emplace(std::move(key), e).first;
+      try {
+        by_id_.emplace(id.value, e);
+      } catch (...) {
+        by_key_.erase(pos);
+        throw;
+      }
+    } catch (...) {
+      e->handle.abort();
+      core_.remove(e);
+      throw;
+    }
   }
   std::optional<std::pair<K, JoinResult<V>>> take(Context* cx) {
     auto c = core_.pop_ready(cx);

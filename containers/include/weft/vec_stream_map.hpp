@@ -9,6 +9,9 @@
 // entries in turn until one is ready, removing finished streams as it goes
 // without telling the user (wrap a stream in StreamNotifyClose to hear about its end).
 // poll_next yields (key, item), and the end exactly when the map is empty.
+// Exceptions: a stream whose poll_next throws passes the exception to the caller; it stays
+// in the map and is polled again by later polls. A key comparison that throws in insert or
+// remove leaves the map unchanged.
 #include <cstdint>
 #include <optional>
 #include <ranges>

@@ -9,6 +9,7 @@
 //
 // The entry and queue mechanism (and its reference counting and close protocol) is
 // detail/ready_queue.hpp.
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <optional>
@@ -68,11 +69,19 @@ class JoinCore {
   const std::vector<Entry*>& entries() const noexcept { return entries_; }
 
   /// Adds a spawned task; its join waker becomes the entry's waker.
+  /// If it throws (allocation), the task is aborted and the set is unchanged.
   Entry* insert(JoinHandle<V> h, Payload p) {
-    if (!shared_) shared_ = new ReadyShared;
-    auto* e = new Entry(shared_, std::move(h), std::move(p));
+    Entry* e;
+    try {
+      if (!shared_) shared_ = new ReadyShared;
+      if (entries_.size() == entries_.capacity()) entries_.reserve(std::max<std::size_t>(8, 2 * entries_.capacity()));
+      e = new Entry(shared_, std::move(h), std::move(p));
+    } catch (...) {
+      h.abort();  // still ours unless the Entry was constructed (then nothing threw)
+      throw;
+    }
     e->index = entries_.size();
-    entries_.push_back(e);
+    entries_.push_back(e);  // room reserved above
     WakerRef w(&ReadyEntry::vtable, e);
     Context ecx(w.get());
     // Registers the entry's waker as the join waker; if the task already finished, the

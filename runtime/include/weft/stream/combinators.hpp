@@ -335,6 +335,8 @@ auto zip(B b) {
 /// Items of all inputs as they arrive; ends when all have ended. Fair: each poll starts at
 /// the input after the one that started the previous poll, so a busy input cannot starve
 /// the others.
+/// Exceptions: an input whose poll_next throws passes the exception to the caller; the
+/// merge stays valid and polls that input again on later polls (nothing is dropped).
 template <Stream... Ss>
 class Merge {
   static_assert(sizeof...(Ss) >= 2, "merge needs at least two streams");

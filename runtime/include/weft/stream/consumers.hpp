@@ -191,8 +191,9 @@ BufferUnordered<S> buffer_unordered(S s, std::size_t limit) {
 }
 
 /// A future running f(item) (a Task<void> or a future) for every item, at most `limit` at
-/// once, completing when the stream ended and every run finished. The first exception a
-/// run throws is rethrown (the other runs are dropped).
+/// once, completing when the stream ended and every run finished. Exceptions: the first
+/// exception a run (or f, or the stream) throws is the future's outcome (rethrown by
+/// co_await); the other runs are dropped with the future.
 template <Stream S, class F>
 class ForEachConcurrent {
   struct Apply {
