@@ -19,7 +19,8 @@ Runtimes (labels), in two pairs that share an allocator:
 
 Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended [GROUP,...|all]]
                         [--variant L=PATH] [--json OUT] [--markdown OUT]
-Groups: sched, mpsc, joinset, joinmap, streammap, streammap_65536, latency.
+Groups: sched, mpsc, joinset, joinmap, streammap, streammap_65536, latency, memory (weft's
+glibc build only: bytes per entry / task as glibc's mallinfo2 counts them).
 """
 import argparse
 import json
@@ -50,6 +51,8 @@ MPSC = [f"mpsc_{k}/producers:{p}" for k in ("unbounded", "bounded") for p in (1,
 SM_KINDS = ["one_active", "all_active"]
 SM_WEFT = ["vec_scan", "ready_set"]
 SM_PEERS = ["tokio_stream", "select_all"]
+MEMORY = ["memory_streammap/ready_set/N:1000000", "memory_streammap/vec_scan/N:1000000",
+          "memory_joinmap/N:100000", "memory_joinset/N:100000"]
 
 
 def sm(kind, impl, span, n):
@@ -81,6 +84,7 @@ def groups(variants):
         "streammap": (3, 3, both(streammap_names(SM_WEFT, small), streammap_names(SM_PEERS, small))),
         "streammap_65536": (2, 2, both(streammap_names(SM_WEFT, big), streammap_names(SM_PEERS, big))),
         "latency": (3, 1, both(["wake_latency", "starvation"], ["wake_latency", "starvation"])),
+        "memory": (1, 1, {"weft": MEMORY}),
     }
 
 
@@ -104,7 +108,7 @@ def run_weft(path, names, reps):
         if b.get("run_type") != "iteration":
             continue
         name = re.sub(r"/iterations:\d+/(real|manual)_time$", "", b["run_name"])
-        counters = {k: v for k, v in b.items() if k.endswith("_ns") or k == "resumptions"}
+        counters = {k: v for k, v in b.items() if k.endswith("_ns") or k in ("resumptions", "bytes_per_unit")}
         samples.append((name, b["real_time"] * scale[b["time_unit"]], b.get("units", 1), counters))
     return samples
 
@@ -281,12 +285,20 @@ def report(results, variants):
                       "tokio-stream StreamMap", "futures SelectAll", "ready / vec", "ready / tokio-stream",
                       "ready / SelectAll"]
             out.append(f"### StreamMap, {alloc} on both sides\n\n" + md_table(header, sm_rows))
+    mem_rows = []
+    for n in MEMORY:
+        v = counter("normal", "weft", n, "bytes_per_unit")
+        if v is not None:
+            mem_rows.append([n.split("/N:")[0].replace("memory_", ""), f"{int(n.split('N:')[1]):,}", f"{v[0]:,.0f}"])
+    if mem_rows:
+        out.append("### Memory (weft's glibc build; bytes per entry or task, glibc's mallinfo2)\n\n"
+                   + md_table(["structure", "N", "bytes per entry / task"], mem_rows))
     return "\n\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency")
+    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency,memory")
     ap.add_argument("--rounds-scale", type=float, default=1.0)
     ap.add_argument("--contended", nargs="?", const=",".join(CONTENDED), default="",
                     help="groups to run again with one nice-19 busy thread (default: sched,latency; 'all')")
