@@ -167,6 +167,26 @@ TEST(Abort, child_with_a_throwing_destructor_does_not_resume_the_dying_parent) {
   }
 }
 
+// The same for a task's own local: cancelled, the frame freed once (ASan checks the leak
+// the compiler's final_suspend detour used to cause).
+TEST(Abort, throwing_local_destructor_on_abort_is_cancelled_and_frees_the_frame) {
+  for (Flavor f : {Flavor::current_thread, Flavor::multi_thread}) {
+    Runtime rt(f == Flavor::current_thread ? ct() : mt());
+    std::atomic<int> destroyed{0};
+    auto h = rt.spawn(child_with_throwing_local(destroyed));
+    rt.block_on([]() -> Task<void> {
+      for (int i = 0; i < 3; ++i) co_await weft::yield_now();
+    }());
+    h.abort();
+    auto r = rt.block_on(std::move(h));
+    EXPECT_TRUE(r.is_cancelled());
+    EXPECT_EQ(destroyed.load(), 1);
+  }
+  std::atomic<int> dropped{0};
+  { auto t = child_with_throwing_local(dropped); }  // a Task dropped before it started
+  EXPECT_EQ(dropped.load(), 0) << "its body never ran";
+}
+
 // Documented outcomes (task.hpp): completing with a throwing local gives that exception;
 // an abort gives "cancelled"; a value whose move throws gives a panic, not std::terminate.
 TEST(Abort, throwing_local_destructor_on_completion_becomes_the_outcome) {

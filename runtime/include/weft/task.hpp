@@ -113,12 +113,18 @@ struct TaskPromiseBase {
   // coop::unconstrained: this task's awaits spend no budget. Set before the task starts;
   // inherited by the tasks it awaits.
   bool unconstrained = false;
+  // Set by destroy_suspended while it destroys the frame (see there).
+  bool* reached_final_while_destroyed = nullptr;
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   struct FinalAwaiter {
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) const noexcept {
+      if (bool* f = h.promise().reached_final_while_destroyed) {
+        *f = true;  // a destructor threw during destroy(): see destroy_suspended
+        return std::noop_coroutine();
+      }
       auto c = h.promise().continuation;
       return c ? c : std::noop_coroutine();
     }
@@ -167,6 +173,21 @@ struct TaskPromise<void> : TaskPromiseBase, FrameAlloc<void> {
   }
 };
 
+/// Destroys the frame of a task suspended somewhere other than its final point (an abort, a
+/// dropped Task). If a local's destructor throws during that, GCC and Clang hand the
+/// exception to unhandled_exception and run final_suspend instead of freeing the frame; the
+/// frame then rests at its final point, resuming nothing, and is destroyed once more here.
+template <class P>
+void destroy_suspended(std::coroutine_handle<P> h) noexcept {
+  bool reached_final = false;
+  h.promise().reached_final_while_destroyed = &reached_final;
+  h.promise().continuation = nullptr;
+  h.destroy();
+  // SAFETY: reached_final is only set when the frame stopped at final_suspend rather than
+  // being freed, so h is still valid then.
+  if (reached_final) h.destroy();
+}
+
 }  // namespace detail
 
 template <class T>
@@ -210,13 +231,9 @@ class [[nodiscard]] Task {
     Awaiter(Awaiter&& o) noexcept : h(std::exchange(o.h, {})) {}
     Awaiter(const Awaiter&) = delete;
     ~Awaiter() {
-      if (h) {
-        // Destroyed before the child finished (the parent is being destroyed: an abort). If a
-        // destructor in the child throws, the compiler may route it to the child's
-        // unhandled_exception and final_suspend, which must not resume the dying parent.
-        h.promise().continuation = nullptr;
-        h.destroy();
-      }
+      // Destroyed before the child finished (the parent is being destroyed: an abort): the
+      // child must not resume the dying parent, even if a destructor in it throws.
+      if (h) detail::destroy_suspended(h);
     }
     bool await_ready() const noexcept { return false; }
     template <class P>
@@ -231,7 +248,7 @@ class [[nodiscard]] Task {
   template <class U>
   friend Task<U> coop::unconstrained(Task<U> t) noexcept;
   void reset() noexcept {
-    if (h_) h_.destroy();
+    if (h_) detail::destroy_suspended(h_);  // never started, or dropped while suspended
     h_ = {};
   }
   handle_type h_;

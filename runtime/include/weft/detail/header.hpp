@@ -117,7 +117,8 @@ struct Cell final : Header {
   }
   static void cancel(Header* h, const char* why) noexcept {
     auto* c = static_cast<Cell*>(h);
-    if (h->root) h->root.destroy();  // runs the destructors of the task's locals
+    // Runs the destructors of the task's locals (a throwing one cannot leak the frame).
+    if (h->root) destroy_suspended(std::coroutine_handle<Promise>::from_address(h->root.address()));
     h->root = {};
     h->leaf = nullptr;
     c->output.emplace(JoinResult<T>::err(JoinError::cancelled(h->id, why)));
@@ -128,7 +129,8 @@ struct Cell final : Header {
     Scheduler* s = h->sched;
     // The frame's trailer stays valid until the block is freed below.
     FrameTrailer* trailer = trailer_of(reinterpret_cast<char*>(c) + frame_prefix<T>());
-    if (h->root) h->root.destroy();  // leaves the block to us (has_cell)
+    // Leaves the block to us (has_cell).
+    if (h->root) destroy_suspended(std::coroutine_handle<Promise>::from_address(h->root.address()));
     const std::size_t block = trailer->block_size;
     c->~Cell();
     frame_free(c, block);
