@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 
+#include "weft/testing/mock_task.hpp"
 #include "weft/weft.hpp"
 
 namespace weft_test {
@@ -27,14 +28,8 @@ struct Guard {
   ~Guard() { dropped->fetch_add(1); }
 };
 
-/// A waker that counts its wakes; clones share the counter.
-struct CountingWaker {
-  std::shared_ptr<std::atomic<int>> count = std::make_shared<std::atomic<int>>(0);
-  weft::Waker waker() const {
-    return weft::Waker::from_fn([c = count] { c->fetch_add(1); });
-  }
-  int wakes() const { return count->load(); }
-};
+/// A waker that counts its wakes; clones share the counter (the one of weft/testing).
+using CountingWaker = weft::testing::WakeCounter;
 
 /// A one-shot event: set() from any thread completes every Future awaiting it. The waker
 /// registration is replaced on each poll, as a leaf must.

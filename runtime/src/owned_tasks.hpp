@@ -1,8 +1,9 @@
 #pragma once
 // OwnedTasks: every live (not yet complete) task of a runtime, so shutdown can cancel the
-// ones nobody will ever wake. Sharded intrusive lists, each under its own mutex; a task's
-// shard is chosen by its id, so consecutive spawns spread over shards. The list holds one
-// reference to each task (see task_state.hpp).
+// ones nobody will ever wake. Sharded intrusive lists, each under its own spinlock (the
+// critical sections are a link or an unlink); a task's shard is chosen by its id, so
+// consecutive spawns spread over shards. The list holds one reference to each task (see
+// task_state.hpp).
 //
 // `closed` is set under every shard's lock, so a bind() that returns true happened before
 // close() and the task will be found by shutdown; one that returns false never enters.

@@ -12,5 +12,4 @@ void Waker::reset_to_noop() noexcept {
   vtable_ = &noop_vtable;
   data_ = nullptr;
 }
-bool Waker::is_noop() const noexcept { return vtable_ == &noop_vtable; }
 }  // namespace weft

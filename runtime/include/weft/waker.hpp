@@ -65,7 +65,6 @@ class Waker {
   [[nodiscard]] bool will_wake(const Waker& other) const noexcept {
     return vtable_ == other.vtable_ && data_ == other.data_;
   }
-  [[nodiscard]] bool is_noop() const noexcept;
 
   [[nodiscard]] const WakerVTable* vtable() const noexcept { return vtable_; }
   [[nodiscard]] void* data() const noexcept { return data_; }

@@ -1,5 +1,7 @@
 #pragma once
-// Umbrella header.
+// Umbrella header of the runtime: tasks, futures, the runtime, JoinHandle, coop. Channels and
+// sync primitives are in weft/sync.hpp, streams in weft/stream.hpp, the containers
+// (JoinSet, JoinMap, the StreamMaps) in their own headers.
 #include "weft/coop.hpp"
 #include "weft/future.hpp"
 #include "weft/join_error.hpp"

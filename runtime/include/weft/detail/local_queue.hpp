@@ -57,12 +57,6 @@ class LocalQueue {
   }
   [[nodiscard]] bool is_empty() const noexcept { return len() == 0; }
 
-  /// Owner only: remaining room before an overflow.
-  [[nodiscard]] std::uint32_t remaining_slots() const noexcept {
-    auto [steal, real] = unpack(head_->load(std::memory_order_acquire));
-    (void)real;
-    return Cap - (owner_tail() - steal);
-  }
 
   /// Owner only. Pushes `task`; on a full queue moves half of it plus `task` to `overflow`
   /// (anything with push_batch(T*, n)). While a stealer is mid-steal and the queue is full,
