@@ -18,7 +18,7 @@
 //    held.
 // When a result appears (after which block_on, or try_join_next) is not checked.
 //
-// Input: a sequence of operations (at most 512), an opcode byte (taken modulo 14), then its
+// Input: a sequence of operations (at most 512), an opcode byte (taken modulo 15), then its
 // argument bytes; keys are taken modulo 8.
 //   0 k x, 1 k x  spawn under k (replacing its task); x % 4: completes, yields x / 4 % 3 + 1 times
 //                 then completes, throws, waits on a oneshot
@@ -29,11 +29,14 @@
 //   6 x           detach_all on both (only if x % 4 == 0)
 //   7 k           fulfil k's oneshot (and its twin's)
 //   8 k           drop k's oneshot sender (and its twin's)
-//   9             try_join_next on both
+//   9 b           try_join_next on both (if b % 2 == 1: with the cooperative budget spent)
 //   10            join_next of the map, via rt.block_on (skipped if it would wait forever)
 //   11            join_next of the set, likewise
 //   12 n          run the runtime: block_on a task that yields n % 4 + 1 times
 //   13 x          shutdown both (only if x % 4 == 0)
+//   14 x          moves, x % 3: both out to a temporary and back (the tasks move along);
+//                 an empty container assigned over both (their tasks are aborted and dropped);
+//                 self-move-assignment (nothing changes)
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +50,7 @@
 #include <vector>
 
 #include "fuzz_support.hpp"
+#include "weft/coop.hpp"
 #include "weft/join_map.hpp"
 #include "weft/join_set.hpp"
 #include "weft/runtime.hpp"
@@ -101,7 +105,7 @@ class Harness {
  public:
   void run(weft_fuzz::OpReader& in) {
     for (weft_fuzz::current_op = 0; weft_fuzz::current_op < kMaxOps && in.more(); ++weft_fuzz::current_op) {
-      switch (in.below(14)) {
+      switch (in.below(15)) {
         case 0:
         case 1: {
           int k = in.below(kKeys);
@@ -129,7 +133,7 @@ class Harness {
           break;
         case 7: release(in.below(kKeys), Line::sent); break;
         case 8: release(in.below(kKeys), Line::dropped); break;
-        case 9: try_join_next(); break;
+        case 9: try_join_next(in.below(2) == 1); break;
         case 10: join_next_map(); break;
         case 11: join_next_set(); break;
         case 12: {
@@ -141,6 +145,7 @@ class Harness {
         case 13:
           if (in.below(4) == 0) shutdown();
           break;
+        case 14: move(in.below(3)); break;
       }
       check_contents();
     }
@@ -253,6 +258,7 @@ class Harness {
   }
 
   void check_outcome(TaskModel& t, weft::JoinResult<int>& r) {
+    WEFT_FUZZ_TRACE("  task %d: %s", t.id, r.has_value() ? "value" : r.is_cancelled() ? "cancelled" : "exception");
     WEFT_FUZZ_CHECK(t.held, "a task is reported once, while held: never once replaced, detached or reported");
     t.held = false;
     if (r.has_value()) {
@@ -296,10 +302,39 @@ class Harness {
     in_set_.erase(id);
   }
 
-  void try_join_next() {
-    WEFT_FUZZ_TRACE("try_join_next");
+  // With the budget spent, a result that is ready is still returned (try_join_next never waits,
+  // so it spends no budget); only when one appears is not checked.
+  void try_join_next(bool spent) {
+    WEFT_FUZZ_TRACE("try_join_next%s", spent ? " (budget spent)" : "");
+    std::optional<weft::coop::BudgetScope> scope;
+    if (spent) scope.emplace(0);
     if (auto r = map_.try_join_next()) report_map(r->first, r->second);
     if (auto r = set_.try_join_next()) report_set(*r);
+  }
+
+  void move(int how) {
+    if (how == 0) {
+      WEFT_FUZZ_TRACE("move both out and back");
+      weft::JoinMap<int, int> m(std::move(map_));
+      weft::JoinSet<int> t(std::move(set_));
+      WEFT_FUZZ_CHECK(map_.empty() && set_.empty(), "a moved-from container is empty");
+      map_ = std::move(m);
+      set_ = std::move(t);
+    } else if (how == 1) {
+      WEFT_FUZZ_TRACE("assign empty containers over both");
+      map_ = weft::JoinMap<int, int>();
+      set_ = weft::JoinSet<int>();
+      for (auto& [k, id] : live_) tasks_[static_cast<std::size_t>(id)].held = false;
+      for (int id : in_set_) tasks_[static_cast<std::size_t>(id)].held = false;
+      live_.clear();
+      in_set_.clear();
+    } else {
+      WEFT_FUZZ_TRACE("self-move-assign both");
+      auto& m = map_;
+      auto& t = set_;
+      map_ = std::move(m);
+      set_ = std::move(t);
+    }
   }
 
   bool any_can_finish(const std::map<int, int>& held) const {

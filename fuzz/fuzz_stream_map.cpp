@@ -29,7 +29,9 @@
 //
 // Input: a sequence of operations (at most 512), an opcode byte (taken modulo 14), then its
 // argument bytes; keys are taken modulo 8.
-//   0 k        insert a fresh stream under k (replacing: the old one's unread items are dropped)
+//   0 k        insert a fresh stream under k % 8 (replacing: the old one's unread items are
+//              dropped); if k / 8 is odd, the stream wakes its poll's waker whenever it yields
+//              an item or throws (as a stream with more to come may)
 //   1 k        remove k
 //   2 k n, 3 k n  push n % 3 + 1 items to k (if k is held and not closed)
 //   4 k        close k (its streams end after their items)
@@ -80,6 +82,7 @@ struct Scripted {
     std::deque<int> items;
     bool closed = false;
     bool throw_next = false;
+    bool wake_self = false;  // wakes the poll's waker before it yields an item or throws
     weft::Waker waker;  // from the last Pending poll
     void wake() { std::exchange(waker, weft::Waker()).wake(); }
   };
@@ -88,9 +91,11 @@ struct Scripted {
   weft::Poll<std::optional<int>> poll_next(weft::Context& cx) {
     if (st->throw_next) {
       st->throw_next = false;
+      if (st->wake_self) cx.waker().wake_by_ref();
       throw StreamFailure{st->id};
     }
     if (!st->items.empty()) {
+      if (st->wake_self) cx.waker().wake_by_ref();
       int v = st->items.front();
       st->items.pop_front();
       return std::optional<int>(v);
@@ -151,7 +156,11 @@ class Harness {
   void run(weft_fuzz::OpReader& in) {
     for (weft_fuzz::current_op = 0; weft_fuzz::current_op < kMaxOps && in.more(); ++weft_fuzz::current_op) {
       switch (in.below(14)) {
-        case 0: insert(in.below(kKeys)); break;
+        case 0: {
+          int b = in.byte();
+          insert(b % kKeys, b / kKeys % 2 == 1);
+          break;
+        }
         case 1: remove(in.below(kKeys)); break;
         case 2:
         case 3: {
@@ -194,10 +203,13 @@ class Harness {
 
   // --- operations on the streams ---
 
-  void insert(int k) {
-    WEFT_FUZZ_TRACE("insert %d", k);
+  void insert(int k, bool wake_self) {
+    WEFT_FUZZ_TRACE("insert %d%s", k, wake_self ? " (waking itself)" : "");
     Live fresh;
-    for (auto& s : fresh.st) s = std::make_shared<Scripted::State>(next_stream_++);
+    for (auto& s : fresh.st) {
+      s = std::make_shared<Scripted::State>(next_stream_++);
+      s->wake_self = wake_self;
+    }
     auto it = model_.find(k);
     Live* old = it == model_.end() ? nullptr : &it->second;
     both([&](int m, auto& d) { expect_returned(m, old, d.map.insert(k, Scripted{fresh.st[m]})); });
