@@ -41,8 +41,9 @@
 //   9 l        poll_next_many both, limit l % 6
 //   10 b       poll_next both inside a cooperative budget of b % 4 units (ReadyStreamMap yields)
 //   11 x       clear both (only if x % 4 == 0)
-//   12         check contains_key and size (also done loosely after every operation)
+//   12         nothing: only the contains_key / size checks that follow every operation
 //   13 r a     a removed stream (r picks one of the last 16) gets an item, an end or a throw (a % 3)
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
