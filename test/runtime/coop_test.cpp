@@ -105,69 +105,60 @@ TEST(Coop, an_await_of_a_self_charging_leaf_costs_one_unit) {
   EXPECT_EQ(seen, 10);
 }
 
-// A loop whose every await is always ready still lets another task on the same thread run.
-TEST(Coop, always_ready_awaits_yield_to_other_tasks) {
+// On a current_thread runtime: spawns a task that sets a flag, then runs busy() (a Task) to
+// its end; true if the other task ran before busy() ended (it can only if busy yielded).
+template <class Busy>
+bool other_task_ran_during(Busy busy) {
   Runtime rt(ct());
-  std::atomic<bool> other{false};
-  bool seen_before_end = rt.block_on([](std::atomic<bool>& o) -> Task<bool> {
-    auto h = weft::spawn([](std::atomic<bool>& o) -> Task<void> {
-      o = true;
+  std::atomic<bool> ran{false};
+  return rt.block_on([](std::atomic<bool>& r, Busy busy) -> Task<bool> {
+    auto h = weft::spawn([](std::atomic<bool>& r) -> Task<void> {
+      r = true;
       co_return;
-    }(o));
-    weft::Notify n;
-    for (int i = 0; i < 1000; ++i) {
-      n.notify_one();
-      co_await n.notified();
-    }
-    bool seen = o.load();
+    }(r));
+    co_await busy();
+    bool seen = r.load();
     co_await h;
     co_return seen;
-  }(other));
-  EXPECT_TRUE(seen_before_end);
+  }(ran, std::move(busy)));
+}
+
+Task<void> always_ready_notifies(int n) {
+  weft::Notify notify;
+  for (int i = 0; i < n; ++i) {
+    notify.notify_one();
+    co_await notify.notified();
+  }
+}
+
+// A loop whose every await is always ready still lets another task on the same thread run.
+TEST(Coop, always_ready_awaits_yield_to_other_tasks) {
+  EXPECT_TRUE(other_task_ran_during([] { return always_ready_notifies(1000); }));
 }
 
 TEST(Coop, consume_budget_makes_a_busy_loop_yield) {
-  Runtime rt(ct());
-  std::atomic<bool> other{false};
-  bool seen = rt.block_on([](std::atomic<bool>& o) -> Task<bool> {
-    auto h = weft::spawn([](std::atomic<bool>& o) -> Task<void> {
-      o = true;
-      co_return;
-    }(o));
-    bool s = false;
-    for (int i = 0; i < 1000 && !s; ++i) {
-      co_await weft::coop::consume_budget();
-      s = o.load();
-    }
-    co_await h;
-    co_return s;
-  }(other));
-  EXPECT_TRUE(seen);
+  EXPECT_TRUE(other_task_ran_during([]() -> Task<void> {
+    for (int i = 0; i < 1000; ++i) co_await weft::coop::consume_budget();
+  }));
 }
 
+// 2,000 always-ready awaits in a child task marked unconstrained: no budget yield, so the
+// other task cannot run before it ends (one thread).
 TEST(Coop, unconstrained_task_never_yields_for_budget) {
-  Runtime rt(ct());
-  std::atomic<bool> other{false};
-  bool seen = rt.block_on([](std::atomic<bool>& o) -> Task<bool> {
-    auto h = weft::spawn([](std::atomic<bool>& o) -> Task<void> {
-      o = true;
-      co_return;
-    }(o));
-    // 1000 always-ready awaits in a child task marked unconstrained: no budget yield, so
-    // the other task cannot run before it ends (one thread).
-    bool s = co_await weft::coop::unconstrained([](std::atomic<bool>& o) -> Task<bool> {
-      weft::Notify n;
-      for (int i = 0; i < 1000; ++i) {
-        n.notify_one();
-        co_await n.notified();
-        co_await weft::coop::consume_budget();
-      }
-      co_return o.load();
-    }(o));
-    co_await h;
-    co_return s;
-  }(other));
-  EXPECT_FALSE(seen) << "the unconstrained child ran its 2000 awaits without yielding";
+  EXPECT_FALSE(other_task_ran_during([]() -> Task<void> {
+    co_await weft::coop::unconstrained([]() -> Task<void> {
+      co_await always_ready_notifies(1000);
+      for (int i = 0; i < 1000; ++i) co_await weft::coop::consume_budget();
+    }());
+  }));
+}
+
+TEST(Coop, awaiting_an_unconstrained_leaf_neither_yields_nor_charges) {
+  EXPECT_FALSE(other_task_ran_during([]() -> Task<void> {
+    int before = weft::coop::remaining();
+    for (int i = 0; i < 1000; ++i) co_await weft::coop::unconstrained(weft::coop::consume_budget());
+    EXPECT_EQ(weft::coop::remaining(), before);
+  }));
 }
 
 TEST(Coop, unconstrained_leaf_and_stream_poll_without_budget) {
@@ -219,21 +210,4 @@ TEST(Pending, never_completes_and_is_a_future) {
   EXPECT_TRUE(r.is_cancelled());
 }
 
-TEST(Coop, awaiting_an_unconstrained_leaf_neither_yields_nor_charges) {
-  Runtime rt(ct());
-  std::atomic<bool> other{false};
-  bool seen = rt.block_on([](std::atomic<bool>& o) -> Task<bool> {
-    auto h = weft::spawn([](std::atomic<bool>& o) -> Task<void> {
-      o = true;
-      co_return;
-    }(o));
-    int before = weft::coop::remaining();
-    for (int i = 0; i < 1000; ++i) co_await weft::coop::unconstrained(weft::coop::consume_budget());
-    EXPECT_EQ(weft::coop::remaining(), before);
-    bool s = o.load();
-    co_await h;
-    co_return s;
-  }(other));
-  EXPECT_FALSE(seen) << "1000 unconstrained awaits ran without a yield";
-}
 }  // namespace
