@@ -422,28 +422,21 @@ class Receiver {
   Poll<std::optional<T>> poll_recv(Context& cx) {
     check();
     if (!coop::poll_proceed(cx)) return pending;
-    // (Each ready path builds its result in place: routing them through one helper cost
-    // ~10 ns per message in store-forwarding stalls on the copies.)
-    if (auto v = try_pop()) {
-      coop::made_progress();
-      return v;
+    // Two looks: before registering, and after it (a send or the last sender's drop that came
+    // before the registration did not see our waker). Each ready path returns its result in
+    // place (routing them through a helper cost store-forwarding stalls).
+    for (bool registered = false;; registered = true) {
+      if (auto v = try_pop()) {
+        coop::made_progress();
+        return v;
+      }
+      if (finished()) {
+        coop::made_progress();
+        return final_check();
+      }
+      if (registered) return pending;
+      c_->rx_waker.register_waker(cx.waker());
     }
-    if (finished()) {
-      coop::made_progress();
-      return final_check();
-    }
-    c_->rx_waker.register_waker(cx.waker());
-    // Re-check after registering: a send or the last sender's drop that happened before
-    // the registration did not see our waker.
-    if (auto v = try_pop()) {
-      coop::made_progress();
-      return v;
-    }
-    if (finished()) {
-      coop::made_progress();
-      return final_check();
-    }
-    return pending;
   }
   Poll<std::optional<T>> poll_next(Context& cx) { return poll_recv(cx); }
 
