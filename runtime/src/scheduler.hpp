@@ -46,7 +46,7 @@
 #include "parker.hpp"
 #include "weft/detail/cache_padded.hpp"
 #include "weft/detail/header.hpp"
-#include "weft/detail/local_queue.hpp"
+#include "local_queue.hpp"
 #include "weft/detail/random.hpp"
 #include "weft/runtime.hpp"
 

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../runtime/src/inject.hpp"
+#include "inject.hpp"
 
 namespace {
 using weft::detail::Header;

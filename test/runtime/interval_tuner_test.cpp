@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "../../runtime/src/scheduler.hpp"
+#include "scheduler.hpp"
 
 namespace {
 using weft::detail::IntervalTuner;

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "weft/detail/local_queue.hpp"
+#include "local_queue.hpp"
 
 namespace {
 using weft::detail::LocalQueue;
