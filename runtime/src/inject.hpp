@@ -7,14 +7,17 @@
 // that ThreadSanitizer does not model.)
 #include <cstddef>
 
-#include "weft/detail/header.hpp"
 #include "weft/detail/link_queue.hpp"
+#include "weft/detail/task_cell.hpp"
 
 namespace weft::detail {
 
+// Each queued task holds its notified reference, stored raw as in every run queue (the
+// scheduler takes it with Notified::into_raw and gives it back with Notified::adopt).
 class Inject {
  public:
   void push(Header* t) noexcept { q_.push(t); }
+  /// Also the overflow sink of the workers' run queues.
   void push_batch(Header** ts, std::size_t n) noexcept {
     // SAFETY: Header derives from QueueLink; the array of Header* is re-read as QueueLink*
     // one element at a time.

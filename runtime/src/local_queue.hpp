@@ -13,10 +13,17 @@
 // Differences from tokio: none in the algorithm; slots are relaxed atomics so that racy
 // reads are well-defined C++ rather than "volatile reads of maybe-torn slots".
 //
-// Roles: Local (owner: push_back, pop, push_overflow) and steal_into (any thread).
+// Roles are types: LocalQueue is the shared storage and has no operations of its own; its
+// one Owner (push_back, pop; the worker's thread) and any number of Stealers (steal_into,
+// any thread acting as another queue's Owner) are handles to it. A steal reports Empty,
+// Retry (another stealer is mid-steal: the queue may have tasks, look again) or Success,
+// after crossbeam-deque's Steal, so a thief does not give up on a queue that is only busy.
+//
+// The overflow sink of push_back is any type with push_batch(T*, n) (concept OverflowSink).
 #include <array>
 #include <atomic>
 #include <cassert>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 
@@ -31,6 +38,32 @@ inline constexpr std::pair<std::uint32_t, std::uint32_t> unpack(std::uint64_t v)
   return {static_cast<std::uint32_t>(v >> 32), static_cast<std::uint32_t>(v)};
 }
 
+/// Where a full queue's overflow goes: push_batch(T*, n) takes n tasks.
+template <class S, class T>
+concept OverflowSink = requires(S& s, T* ts, std::size_t n) { s.push_batch(ts, n); };
+
+/// The result of a steal (crossbeam-deque's Steal).
+template <class T>
+class Steal {
+ public:
+  enum class Kind { Empty, Retry, Success };
+  static Steal empty() noexcept { return Steal(Kind::Empty, nullptr); }
+  static Steal retry() noexcept { return Steal(Kind::Retry, nullptr); }
+  static Steal success(T task) noexcept { return Steal(Kind::Success, task); }
+
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] bool is_empty() const noexcept { return kind_ == Kind::Empty; }
+  [[nodiscard]] bool is_retry() const noexcept { return kind_ == Kind::Retry; }
+  [[nodiscard]] bool is_success() const noexcept { return kind_ == Kind::Success; }
+  /// The stolen task on Success, else nullptr.
+  [[nodiscard]] T task() const noexcept { return task_; }
+
+ private:
+  Steal(Kind k, T t) noexcept : kind_(k), task_(t) {}
+  Kind kind_;
+  T task_;
+};
+
 /// T is a pointer type; Cap a power of two (tests use 4 to force wrap-around and overflow).
 template <class T, std::uint32_t Cap>
 class LocalQueue {
@@ -39,6 +72,9 @@ class LocalQueue {
   static constexpr std::uint32_t mask = Cap - 1;
 
  public:
+  class Owner;
+  class Stealer;
+
   LocalQueue() noexcept {
     // Relaxed: construction; the queue is published to stealers by whatever shares it.
     for (auto& s : buffer_) s.store(nullptr, std::memory_order_relaxed);
@@ -48,6 +84,12 @@ class LocalQueue {
 
   static constexpr std::uint32_t capacity() noexcept { return Cap; }
 
+  /// The owner's handle. There must be one per queue, used by one thread at a time.
+  [[nodiscard]] Owner owner() noexcept { return Owner(*this); }
+  /// A stealer's handle (as many as wanted).
+  [[nodiscard]] Stealer stealer() noexcept { return Stealer(*this); }
+
+ private:
   /// Number of tasks (racy; exact when called by the owner with no steal in progress).
   [[nodiscard]] std::uint32_t len() const noexcept {
     // Acquire on both: pair with the owner's release store of tail and stealers' head CAS.
@@ -55,13 +97,10 @@ class LocalQueue {
     (void)steal;
     return tail_->load(std::memory_order_acquire) - real;
   }
-  [[nodiscard]] bool is_empty() const noexcept { return len() == 0; }
 
-
-  /// Owner only. Pushes `task`; on a full queue moves half of it plus `task` to `overflow`
-  /// (anything with push_batch(T*, n)). While a stealer is mid-steal and the queue is full,
-  /// `task` alone goes to `overflow`.
-  template <class Overflow>
+  /// Owner only. Pushes `task`; on a full queue moves half of it plus `task` to `overflow`.
+  /// While a stealer is mid-steal and the queue is full, `task` alone goes to `overflow`.
+  template <OverflowSink<T> Overflow>
   void push_back(T task, Overflow& overflow) {
     for (;;) {
       // Acquire: pairs with the stealer's release CAS that finished a steal, so slots freed
@@ -107,32 +146,32 @@ class LocalQueue {
   }
 
   /// Called by the owner of `dst` (the thief), never by this queue's owner. Steals half of
-  /// this queue into `dst` and returns one of the stolen tasks to run at once, or nullptr.
-  T steal_into(LocalQueue& dst) noexcept {
+  /// this queue into `dst` and returns one of the stolen tasks to run at once.
+  Steal<T> steal_into(LocalQueue& dst) noexcept {
     std::uint32_t dst_tail = dst.owner_tail();
     // Acquire: pairs with stealers of dst (room accounting).
     auto [dst_steal, dst_real] = unpack(dst.head_->load(std::memory_order_acquire));
     (void)dst_real;
-    if (dst_tail - dst_steal > Cap / 2) return nullptr;  // dst has no room for half of us
-    std::uint32_t n = steal_into2(dst, dst_tail);
-    if (n == 0) return nullptr;
+    if (dst_tail - dst_steal > Cap / 2) return Steal<T>::empty();  // dst has no room for half of us
+    std::uint32_t n = 0;
+    if (!steal_into2(dst, dst_tail, n)) return Steal<T>::retry();
+    if (n == 0) return Steal<T>::empty();
     --n;
     std::uint32_t ret_pos = dst_tail + n;
     // Relaxed: written by this thread in steal_into2.
     T ret = dst.buffer_[ret_pos & mask].load(std::memory_order_relaxed);
-    if (n == 0) return ret;
+    if (n == 0) return Steal<T>::success(ret);
     // Release: publishes the copied slots to dst's stealers (pairs with their tail acquire).
     dst.tail_->store(dst_tail + n, std::memory_order_release);
-    return ret;
+    return Steal<T>::success(ret);
   }
 
- private:
   std::uint32_t owner_tail() const noexcept {
     // Relaxed: only the owner writes tail, and this is the owner.
     return tail_->load(std::memory_order_relaxed);
   }
 
-  template <class Overflow>
+  template <OverflowSink<T> Overflow>
   bool push_overflow(T task, std::uint32_t head, std::uint32_t tail, Overflow& overflow) {
     constexpr std::uint32_t n = Cap / 2;
     assert(tail - head == Cap);
@@ -151,19 +190,20 @@ class LocalQueue {
     return true;
   }
 
-  std::uint32_t steal_into2(LocalQueue& dst, std::uint32_t dst_tail) noexcept {
+  // Claims and copies half of this queue into dst at dst_tail; `n` is how many. False if
+  // another stealer is in progress (nothing claimed: Retry).
+  bool steal_into2(LocalQueue& dst, std::uint32_t dst_tail, std::uint32_t& n) noexcept {
     // Acquire: pairs with the owner's and other stealers' release on head.
     std::uint64_t prev = head_->load(std::memory_order_acquire);
     std::uint64_t next;
-    std::uint32_t n;
     for (;;) {
       auto [src_steal, src_real] = unpack(prev);
       // Acquire: pairs with the owner's release store of tail, making slots < tail visible.
       std::uint32_t src_tail = tail_->load(std::memory_order_acquire);
-      if (src_steal != src_real) return 0;  // another stealer is in progress
+      if (src_steal != src_real) return false;  // another stealer is in progress
       n = src_tail - src_real;
       n -= n / 2;
-      if (n == 0) return 0;
+      if (n == 0) return true;
       // Claim [src_real, src_real + n) while keeping `steal` at the old head, so the owner
       // does not overwrite those slots until we release them below.
       next = pack(src_steal, src_real + n);
@@ -184,7 +224,7 @@ class LocalQueue {
     for (;;) {
       std::uint32_t real = unpack(prev).second;
       if (head_->compare_exchange_weak(prev, pack(real, real), std::memory_order_acq_rel, std::memory_order_acquire))
-        return n;
+        return true;
       assert(unpack(prev).first != unpack(prev).second);
     }
   }
@@ -194,6 +234,48 @@ class LocalQueue {
   // tail: written by the owner only (release); read by stealers (acquire).
   cache_padded<std::atomic<std::uint32_t>> tail_{0};
   std::array<std::atomic<T>, Cap> buffer_;
+};
+
+/// The owner's role: push and pop, from the one thread that owns the queue.
+template <class T, std::uint32_t Cap>
+class LocalQueue<T, Cap>::Owner {
+ public:
+  Owner(Owner&&) noexcept = default;
+  Owner(const Owner&) = delete;
+  Owner& operator=(const Owner&) = delete;
+
+  /// Pushes `task`; on a full queue moves half of it plus `task` to `overflow`.
+  template <OverflowSink<T> Overflow>
+  void push_back(T task, Overflow& overflow) {
+    q_->push_back(task, overflow);
+  }
+  /// Pops the oldest task (FIFO), or nullptr.
+  T pop() noexcept { return q_->pop(); }
+  /// Steals half of `victim` into this queue; returns one of the stolen tasks to run now.
+  Steal<T> steal_from(const Stealer& victim) noexcept { return victim.q_->steal_into(*q_); }
+  /// Exact while no steal is in progress.
+  [[nodiscard]] std::uint32_t len() const noexcept { return q_->len(); }
+  [[nodiscard]] bool is_empty() const noexcept { return q_->len() == 0; }
+
+ private:
+  friend class LocalQueue;
+  explicit Owner(LocalQueue& q) noexcept : q_(&q) {}
+  LocalQueue* q_;
+};
+
+/// The stealers' role: any thread may hold one; stealing goes through the thief's Owner.
+template <class T, std::uint32_t Cap>
+class LocalQueue<T, Cap>::Stealer {
+ public:
+  /// Racy: a hint for whether there is anything to steal.
+  [[nodiscard]] bool is_empty() const noexcept { return q_->len() == 0; }
+  [[nodiscard]] std::uint32_t len() const noexcept { return q_->len(); }
+
+ private:
+  friend class LocalQueue;
+  friend class Owner;
+  explicit Stealer(LocalQueue& q) noexcept : q_(&q) {}
+  LocalQueue* q_;
 };
 
 }  // namespace weft::detail

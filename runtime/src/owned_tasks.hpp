@@ -12,7 +12,7 @@
 
 #include "spinlock.hpp"
 #include "weft/detail/cache_padded.hpp"
-#include "weft/detail/header.hpp"
+#include "weft/detail/task_cell.hpp"
 
 namespace weft::detail {
 
@@ -25,11 +25,11 @@ class OwnedTasks {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
     if (s.closed) return false;
-    t->owned_prev = nullptr;
-    t->owned_next = s.head;
-    if (s.head) s.head->owned_prev = t;
+    t->trailer.owned_prev = nullptr;
+    t->trailer.owned_next = s.head;
+    if (s.head) s.head->trailer.owned_prev = t;
     s.head = t;
-    t->owned_linked = true;
+    t->trailer.owned_linked = true;
     return true;
   }
 
@@ -37,11 +37,11 @@ class OwnedTasks {
   bool remove(Header* t) {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
-    if (!t->owned_linked) return false;
-    if (t->owned_prev) t->owned_prev->owned_next = t->owned_next;
-    else s.head = t->owned_next;
-    if (t->owned_next) t->owned_next->owned_prev = t->owned_prev;
-    t->owned_linked = false;
+    if (!t->trailer.owned_linked) return false;
+    if (t->trailer.owned_prev) t->trailer.owned_prev->trailer.owned_next = t->trailer.owned_next;
+    else s.head = t->trailer.owned_next;
+    if (t->trailer.owned_next) t->trailer.owned_next->trailer.owned_prev = t->trailer.owned_prev;
+    t->trailer.owned_linked = false;
     return true;
   }
 
@@ -51,9 +51,9 @@ class OwnedTasks {
       Shard& s = *ps;
       std::lock_guard lock(s.mu);
       if (Header* t = s.head) {
-        s.head = t->owned_next;
-        if (s.head) s.head->owned_prev = nullptr;
-        t->owned_linked = false;
+        s.head = t->trailer.owned_next;
+        if (s.head) s.head->trailer.owned_prev = nullptr;
+        t->trailer.owned_linked = false;
         return t;
       }
     }
@@ -73,7 +73,7 @@ class OwnedTasks {
     Header* head = nullptr;
     bool closed = false;
   };
-  Shard& shard_of(Header* t) noexcept { return *shards_[t->id.value % shards]; }
+  Shard& shard_of(Header* t) noexcept { return *shards_[t->trailer.id.value % shards]; }
   std::array<cache_padded<Shard>, shards> shards_;
 };
 

@@ -37,7 +37,7 @@ void Runtime::check_block_on_allowed() {
         "co_await the task instead");
 }
 
-bool Runtime::wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready) {
+bool Runtime::wait_until(detail::Scheduler* s, detail::FunctionRef<bool(Context&)> ready) {
   return s->wait_until(ready);
 }
 

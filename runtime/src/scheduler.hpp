@@ -1,6 +1,12 @@
 #pragma once
 // The work-stealing scheduler (internal). The overview is below; the task state machine is in
-// weft/detail/task_state.hpp and the parking protocol in idle.hpp.
+// weft/detail/task_state.hpp, what happens to a task that is run in harness.hpp, and the
+// parking protocol in idle.hpp.
+//
+// Files: scheduler.cpp holds what both flavours share (scheduling, a worker's next task, a
+// tick's LIFO chain, spawn, shutdown); each flavour has its own driver loop:
+// multi_thread.cpp (worker threads: steal, park on Idle, rescue a stuck worker's task) and
+// current_thread.cpp (block_on's thread drives the one worker until its future is ready).
 //
 // Each Worker owns a bounded LocalQueue (single producer, stealers take half), a LIFO slot
 // and a Parker. Tasks spawned or woken from outside a worker, and the overflow of full local
@@ -34,19 +40,20 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "harness.hpp"
 #include "idle.hpp"
 #include "inject.hpp"
 #include "owned_tasks.hpp"
 #include "parker.hpp"
-#include "weft/detail/cache_padded.hpp"
-#include "weft/detail/header.hpp"
 #include "local_queue.hpp"
+#include "weft/detail/cache_padded.hpp"
+#include "weft/detail/function_ref.hpp"
+#include "weft/detail/task_cell.hpp"
 #include "weft/detail/random.hpp"
 #include "weft/runtime.hpp"
 
@@ -103,12 +110,19 @@ class IntervalTuner {
   double ewma_ns_ = target_ns / initial_interval;
 };
 
+using RunQueue = LocalQueue<Header*, local_queue_capacity>;
+
 struct Worker {
   Worker(Scheduler* s, std::size_t i, std::size_t n)
       : sched(s), index(i), rng{0x9E3779B97F4A7C15ull * (i + 1)}, seen_ticks(n, 0) {}
   Scheduler* const sched;
   const std::size_t index;
-  LocalQueue<Header*, local_queue_capacity> local;
+  // The run queue (each slot holds a task's notified reference): its owner role, used by
+  // the thread acting as this worker (and by shutdown once the workers stopped), and the
+  // stealer role other workers use.
+  RunQueue run_queue;
+  RunQueue::Owner local = run_queue.owner();
+  RunQueue::Stealer stealer = run_queue.stealer();
   // The LIFO slot. Written by the owner (store into an empty slot, exchange to take or
   // displace); taken by a rescuer with exchange only when the owner is stuck (see
   // Scheduler::rescue_lifo). Holds the task's notified reference.
@@ -131,7 +145,7 @@ struct Worker {
   std::size_t ref_bank = 0;
   // RuntimeOptions::randomize_schedule: the runnable tasks, one picked at random per tick
   // (owner only; current_thread). Each holds its notified reference.
-  std::vector<Header*> random_pool;
+  std::vector<Notified> random_pool;
   Parker parker;
   std::thread thread;
 
@@ -139,6 +153,29 @@ struct Worker {
   [[nodiscard]] std::uint32_t tick() const noexcept { return ticks.load(std::memory_order_relaxed); }
 
   std::uint32_t next_random(std::uint32_t n) noexcept { return rng.below(n); }
+};
+
+// The worker this thread is acting as (a worker thread, or a current_thread block_on).
+inline thread_local Worker* tls_worker = nullptr;
+struct TlsWorkerScope {
+  Worker* saved;
+  explicit TlsWorkerScope(Worker* w) noexcept : saved(tls_worker) { tls_worker = w; }
+  ~TlsWorkerScope() { tls_worker = saved; }
+  TlsWorkerScope(const TlsWorkerScope&) = delete;
+  TlsWorkerScope& operator=(const TlsWorkerScope&) = delete;
+};
+
+// The runtime this thread has entered without being one of its workers: a thread waiting
+// in a multi_thread block_on, the thread polling a current_thread block_on's future, or the
+// thread destroying the runtime (so a task destructor run by shutdown can call weft::spawn
+// or Handle::current, as in tokio; the spawned task is cancelled at once).
+inline thread_local Scheduler* tls_entered = nullptr;
+struct EnterScope {
+  Scheduler* saved;
+  explicit EnterScope(Scheduler* s) noexcept : saved(tls_entered) { tls_entered = s; }
+  ~EnterScope() { tls_entered = saved; }
+  EnterScope(const EnterScope&) = delete;
+  EnterScope& operator=(const EnterScope&) = delete;
 };
 
 class Scheduler {
@@ -155,43 +192,61 @@ class Scheduler {
   /// of our workers (a bank above 2 x ref_bank_batch returns a batch atomically), else ref_dec.
   void task_ref_release() noexcept;
 
+  /// Starts the worker threads (multi_thread; current_thread has none).
   void start();
-  void spawn(Header* t);
+  /// Registers a new task (its first notified reference) and schedules it; if the runtime
+  /// has shut down, completes it at once as cancelled.
+  void spawn(Notified t);
   /// Schedules a notified task (a spawn or a wake; see the overview for where it goes).
-  void schedule(Header* t) noexcept;
+  void schedule(Notified t) noexcept;
   void shutdown();
   /// Blocks the calling (non-worker) thread until ready(cx) returns true: true then; false if
-  /// the runtime shut down first (current_thread: the driver stops at shutdown).
-  bool wait_until(const std::function<bool(Context&)>& ready);
+  /// the runtime shut down first. current_thread: the thread drives the runtime meanwhile
+  /// (current_thread.cpp); multi_thread: it sleeps until woken through cx.
+  bool wait_until(FunctionRef<bool(Context&)> ready);
   [[nodiscard]] bool is_current_thread() const noexcept { return opts_.flavor == Flavor::current_thread; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
 
-  // Overflow sink for LocalQueue::push_back.
-  void push_batch(Header** ts, std::size_t n) { inject_.push_batch(ts, n); }
+  /// The overflow sink of the workers' run queues.
+  void push_batch(Header** ts, std::size_t n) noexcept { inject_.push_batch(ts, n); }
 
  private:
-  void worker_main(Worker& w);
-  void run_worker(Worker& w, const std::function<bool()>* stop);
-  // current_thread: drives the worker on this thread (core_mu_ held) until ready(cx) or
-  // shutdown; true if ready.
-  bool drive_until(const std::function<bool(Context&)>& ready);
-  Header* next_random_task(Worker& w);
-  Header* next_task(Worker& w);
-  Header* steal_work(Worker& w);
-  void run_task(Worker& w, Header* t);
-  void poll_task(Worker& w, Header* t);
+  // ---- shared by both flavours (scheduler.cpp) ----
+  Notified next_task(Worker& w);
+  Notified next_random_task(Worker& w);
+  /// One tick's work: polls `t`, then the LIFO chain it starts (budget-shared).
+  void run_task(Worker& w, Notified t);
+  void poll_task(Worker& w, Notified t);
   void maintenance(Worker& w);
-  /// Parks until notified (or stopped); returns a task taken from a stuck worker, or null.
-  Header* park(Worker& w, const std::function<bool()>* stop);
-  Header* rescue_stuck(Worker& w);
+  void push_local(Worker& w, Notified t);
+  void schedule_remote(Notified t) noexcept;
+  /// Wakes the flavour's sleeper for work made available from outside a worker.
+  void notify_remote_work() noexcept;
+  [[nodiscard]] bool shutting_down() const noexcept;
+  /// Starts a tick of `w` (the counter rescuers watch); runs maintenance every
+  /// event_interval ticks and returns true when it did.
+  bool begin_tick(Worker& w);
+
+  // ---- multi_thread driver (multi_thread.cpp) ----
+  void worker_main(Worker& w);
+  void run_worker(Worker& w);
+  Notified steal_work(Worker& w);
+  /// Parks until notified or shut down; returns a task taken from a stuck worker, or none.
+  Notified park(Worker& w);
+  Notified rescue_stuck(Worker& w);
+  Notified steal_from(Worker& thief, Worker& victim);
   void take_ticks_snapshot(Worker& w);
-  void push_local(Worker& w, Header* t);
-  void schedule_remote(Header* t) noexcept;
-  void complete(Header* t) noexcept;
-  void cancel_and_complete(Header* t, const char* why) noexcept;
-  void notify_parked();
+  void notify_parked() noexcept;
   bool has_visible_work() const;
-  bool should_stop(const std::function<bool()>* stop) const;
+
+  // ---- current_thread driver (current_thread.cpp) ----
+  /// block_on on a current_thread runtime: takes the core (or waits for its own future
+  /// while another thread holds it) and drives the worker on this thread.
+  bool block_on_current_thread(FunctionRef<bool(Context&)> ready, Parker& own, Context& own_cx);
+  /// Drives the worker on this thread (core_mu_ held) until ready(cx) or shutdown; true if
+  /// ready.
+  bool drive(FunctionRef<bool(Context&)> ready);
+  void unpark_core_waiters();
 
   RuntimeOptions opts_;
   // refs: Runtime + Handles + task cells; the last ref_dec deletes the scheduler.

@@ -13,10 +13,16 @@
 #include <utility>
 
 #include "weft/coop.hpp"
-#include "weft/detail/header.hpp"
+#include "weft/detail/task_cell.hpp"
 #include "weft/future.hpp"
 
 namespace weft {
+
+class Handle;
+namespace detail {
+template <class V, class Payload>
+class JoinCore;
+}
 
 /// The right to abort a spawned task, without the right to await it (tokio's AbortHandle).
 /// Copyable; holds a reference to the task's cell, so it stays valid after the task
@@ -24,23 +30,17 @@ namespace weft {
 class AbortHandle {
  public:
   AbortHandle() noexcept = default;
-  explicit AbortHandle(detail::Header* t) noexcept : t_(t) {
-    if (t_) t_->state.ref_inc();
-  }
-  AbortHandle(const AbortHandle& o) noexcept : AbortHandle(o.t_) {}
-  AbortHandle(AbortHandle&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  AbortHandle(const AbortHandle& o) noexcept : t_(o.t_ ? detail::TaskRef::clone(o.t_.get()) : detail::TaskRef()) {}
+  AbortHandle(AbortHandle&& o) noexcept = default;
   AbortHandle& operator=(AbortHandle o) noexcept {
-    std::swap(t_, o.t_);
+    t_.swap(o.t_);
     return *this;
   }
-  ~AbortHandle() {
-    if (t_) detail::drop_task_ref(t_);
-  }
 
-  [[nodiscard]] bool valid() const noexcept { return t_ != nullptr; }
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(t_); }
   /// Requests cancellation, as JoinHandle::abort. No effect once the task finished.
   void abort() const noexcept {
-    if (t_ && t_->state.remote_abort() == detail::NotifyOutcome::Submit) detail::schedule_notified(t_);
+    if (t_ && t_->state.remote_abort() == detail::NotifyOutcome::Submit) detail::schedule_notified(t_.get());
   }
   /// True once the task has completed (with a value, an exception or cancellation).
   [[nodiscard]] bool is_finished() const {
@@ -49,14 +49,17 @@ class AbortHandle {
   }
   [[nodiscard]] TaskId id() const {
     check_valid();
-    return t_->id;
+    return t_->trailer.id;
   }
 
  private:
+  template <class>
+  friend class JoinHandle;
+  explicit AbortHandle(detail::TaskRef t) noexcept : t_(std::move(t)) {}
   void check_valid() const {
     if (!t_) throw std::logic_error("weft::AbortHandle: empty (default-constructed or moved from)");
   }
-  detail::Header* t_ = nullptr;
+  detail::TaskRef t_;
 };
 
 template <class T>
@@ -65,7 +68,6 @@ class [[nodiscard]] JoinHandle {
   using output_type = JoinResult<T>;
 
   JoinHandle() noexcept = default;
-  explicit JoinHandle(detail::Cell<T>* cell) noexcept : cell_(cell) {}
   JoinHandle(JoinHandle&& o) noexcept : cell_(std::exchange(o.cell_, nullptr)), taken_(o.taken_) {}
   JoinHandle& operator=(JoinHandle&& o) noexcept {
     if (this != &o) {
@@ -82,7 +84,7 @@ class [[nodiscard]] JoinHandle {
   [[nodiscard]] bool valid() const noexcept { return cell_ != nullptr; }
   [[nodiscard]] TaskId id() const {
     check_valid();
-    return cell_->id;
+    return cell_->trailer.id;
   }
   /// True once the task has completed (with a value, an exception or cancellation).
   [[nodiscard]] bool is_finished() const {
@@ -97,7 +99,7 @@ class [[nodiscard]] JoinHandle {
   /// A handle that can abort the task but not await it; it may outlive this JoinHandle.
   [[nodiscard]] AbortHandle abort_handle() const {
     check_valid();
-    return AbortHandle(cell_);
+    return AbortHandle(detail::TaskRef::clone(cell_));
   }
 
   /// The leaf-future interface: Ready(result) once the task completed. Spends one unit of
@@ -114,14 +116,6 @@ class [[nodiscard]] JoinHandle {
     return std::move(*cell_->output);
   }
 
-  /// Registers cx's waker to be woken when the task completes, without taking the result.
-  /// Returns true if the task is already complete (then nothing is registered).
-  bool set_join_waker(Context& cx) {
-    check_valid();
-    detail::Snapshot s = cell_->state.load();
-    return s.complete() || !register_waker(s, cx);
-  }
-
   /// A future yielding JoinResult<T> (never throws JoinError).
   auto result() & { return ResultFuture{this}; }
 
@@ -136,6 +130,22 @@ class [[nodiscard]] JoinHandle {
   auto operator co_await() && { return unwrap_awaiter{*this}; }
 
  private:
+  friend class Handle;
+  template <class V, class Payload>
+  friend class detail::JoinCore;
+
+  /// Takes over the JoinHandle's reference of a new cell (Handle::spawn).
+  explicit JoinHandle(detail::Cell<T>* cell) noexcept : cell_(cell) {}
+
+  /// Registers cx's waker to be woken when the task completes, without taking the result
+  /// (JoinSet / JoinMap). Returns true if the task is already complete (then nothing is
+  /// registered).
+  bool set_join_waker(Context& cx) {
+    check_valid();
+    detail::Snapshot s = cell_->state.load();
+    return s.complete() || !register_waker(s, cx);
+  }
+
   struct ResultFuture {
     JoinHandle* h;
     Poll<JoinResult<T>> poll(Context& cx) { return h->poll(cx); }
@@ -145,10 +155,10 @@ class [[nodiscard]] JoinHandle {
   bool register_waker(detail::Snapshot s, Context& cx) {
     using detail::JoinOutcome;
     if (s.join_waker()) {
-      if (cell_->join_waker.will_wake(cx.waker())) return true;
+      if (cell_->trailer.join_waker.will_wake(cx.waker())) return true;
       if (cell_->state.unset_join_waker() == JoinOutcome::Complete) return false;
     }
-    cell_->join_waker = cx.waker();
+    cell_->trailer.join_waker = cx.waker();
     return cell_->state.set_join_waker() == JoinOutcome::Success;
   }
   void check_valid() const {
@@ -163,7 +173,7 @@ class [[nodiscard]] JoinHandle {
     if (cell_->state.drop_join_interest() == detail::JoinOutcome::Complete) {
       cell_->output.reset();  // R2: the output is ours; free it now.
     } else {
-      cell_->join_waker = Waker();  // R3: JOIN_WAKER is clear, the field is ours.
+      cell_->trailer.join_waker = Waker();  // R3: JOIN_WAKER is clear, the field is ours.
     }
     detail::drop_task_ref(cell_);
     cell_ = nullptr;

@@ -15,7 +15,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "weft/detail/header.hpp"
+#include "weft/detail/function_ref.hpp"
+#include "weft/detail/task_cell.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/task.hpp"
 
@@ -85,6 +86,13 @@ class Handle {
     return spawn_on(s_, std::move(task));
   }
 
+  friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.s_ == b.s_; }
+
+ private:
+  friend class Runtime;
+  template <class T>
+  friend JoinHandle<T> spawn(Task<T> task);
+
   template <class T>
   static JoinHandle<T> spawn_on(detail::Scheduler* s, Task<T> task) {
     if (!task) throw std::logic_error("weft::spawn: the task is empty (moved-from or already awaited)");
@@ -93,11 +101,6 @@ class Handle {
     detail::scheduler_spawn(s, cell);
     return jh;
   }
-
-  friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.s_ == b.s_; }
-
- private:
-  friend class Runtime;
   explicit Handle(detail::Scheduler* s) noexcept : s_(s) { detail::scheduler_ref_inc(s_); }
   detail::Scheduler* s_;
 };
@@ -184,7 +187,7 @@ class Runtime {
   static void check_block_on_allowed();
   // Drives (current_thread) or waits for (multi_thread) the runtime until ready(cx) is true;
   // false if the runtime shut down first.
-  static bool wait_until(detail::Scheduler* s, const std::function<bool(Context&)>& ready);
+  static bool wait_until(detail::Scheduler* s, detail::FunctionRef<bool(Context&)> ready);
 
   detail::Scheduler* s_;
 };

@@ -50,7 +50,7 @@ Task<T> unconstrained(Task<T> t) noexcept;
 namespace detail {
 
 template <class T>
-struct Cell;  // weft/detail/header.hpp
+struct Cell;  // weft/detail/task_cell.hpp
 
 /// The block of a Task<T> frame: [ room for a Cell<T> | FrameTrailer | coroutine frame ].
 /// The trailer sits right before the frame. The block is freed with the frame, unless a
@@ -272,5 +272,5 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 
 }  // namespace weft
 
-// Cell<T>, whose size the frame allocation needs (header.hpp includes this file first).
-#include "weft/detail/header.hpp"
+// Cell<T>, whose size the frame allocation needs (task_cell.hpp includes this file first).
+#include "weft/detail/task_cell.hpp"

@@ -1,7 +1,10 @@
 #pragma once
-// The spawned-task cell: a type-independent Header (state word, scheduler link, frame,
-// join waker) followed by the typed output. The scheduler only sees Header*; the typed
-// operations go through TaskVTable.
+// The spawned-task cell: a type-independent Header, its hot part first (what scheduling and
+// polling touch: queue link, state word, vtable, scheduler, frame) and its cold TaskTrailer
+// last (id, owned-list links, join waker: touched at spawn, completion and by the
+// JoinHandle), followed by the typed output. The scheduler only sees Header*; the typed
+// operations go through TaskVTable. The harness that drives a cell through its states is
+// runtime/src/harness.cpp; the state word is task_state.hpp.
 //
 // Ownership rules (cited as R1..R4 in the code):
 //   R1 The frame (root, leaf) is touched only by the thread that holds RUNNING.
@@ -11,6 +14,10 @@
 //      complete; to the completer (read-only) while JOIN_WAKER is set. See task_state.hpp T7.
 //   R4 `queue_next` is the injection queue's link (see runtime/src/inject.hpp); `owned_*`
 //      are guarded by the owned-task shard's lock.
+//
+// References: the state word counts them (task_state.hpp). Code that holds one holds a
+// TaskRef (below), which gives it back when destroyed; a reference leaves a TaskRef only
+// into a queue or slot (into_raw) and comes back with adopt.
 #include <atomic>
 #include <coroutine>
 #include <cstdint>
@@ -42,20 +49,29 @@ struct TaskVTable {
   void (*dealloc)(Header*) noexcept;
 };
 
-struct Header : QueueLink {
-  Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept;
-
-  TaskState state;
-  const TaskVTable* vtable;
-  Scheduler* sched;  // counted reference, released in dealloc
+/// The cold part of a Header: not touched by a poll that neither spawns nor completes.
+struct TaskTrailer {
+  TaskId id;
   Header* owned_prev = nullptr;  // R4
   Header* owned_next = nullptr;  // R4
   bool owned_linked = false;     // R4
-  TaskId id;
-  std::coroutine_handle<> root;  // R1
-  LeafBase* leaf = nullptr;      // R1
   Waker join_waker;              // R3
 };
+
+struct Header : QueueLink {
+  Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept;
+
+  // Hot: every schedule and poll.
+  TaskState state;
+  const TaskVTable* vtable;
+  Scheduler* sched;              // counted reference, released in dealloc
+  std::coroutine_handle<> root;  // R1
+  LeafBase* leaf = nullptr;      // R1
+  // Cold.
+  TaskTrailer trailer;
+};
+// The hot part (with the queue link) fits in one cache line, before the trailer.
+static_assert(sizeof(QueueLink) + sizeof(TaskState) + 4 * sizeof(void*) <= 64);
 
 // Implemented in runtime/src.
 std::uint64_t next_task_id() noexcept;
@@ -71,16 +87,53 @@ void scheduler_task_ref_release(Scheduler*) noexcept;
 void scheduler_spawn(Scheduler*, Header*);
 /// Schedules a task whose to_notified / remote_abort returned Submit (consumes that ref).
 void schedule_notified(Header*) noexcept;
-/// Drops one reference; deallocates on the last.
+/// Drops one reference; deallocates on the last. (Prefer a TaskRef, which calls it.)
 void drop_task_ref(Header*) noexcept;
 /// The scheduler of the runtime this thread is running tasks for, or null.
 Scheduler* current_scheduler() noexcept;
 extern const WakerVTable task_waker_vtable;
 
 inline Header::Header(const TaskVTable* vt, Scheduler* s, std::coroutine_handle<> r) noexcept
-    : vtable(vt), sched(s), id{next_task_id()}, root(r) {
+    : vtable(vt), sched(s), root(r), trailer{TaskId{next_task_id()}, nullptr, nullptr, false, Waker()} {
   scheduler_task_ref_acquire(s);
 }
+
+/// One counted reference to a task cell, move-only: destroying a non-empty TaskRef drops
+/// the reference (deallocating the cell on the last). The references a task's parts hold
+/// (task_state.hpp) are TaskRefs while code handles them; the queues and the LIFO slot,
+/// which store raw pointers, take one with into_raw() and give it back with adopt().
+class TaskRef {
+ public:
+  TaskRef() noexcept = default;
+  /// Takes over a reference the caller holds.
+  [[nodiscard]] static TaskRef adopt(Header* t) noexcept { return TaskRef(t); }
+  /// A new reference to `t` (the caller holds one, so the count is not zero).
+  [[nodiscard]] static TaskRef clone(Header* t) noexcept {
+    t->state.ref_inc();
+    return TaskRef(t);
+  }
+  TaskRef(TaskRef&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
+  TaskRef& operator=(TaskRef&& o) noexcept {
+    TaskRef(std::move(o)).swap(*this);
+    return *this;
+  }
+  TaskRef(const TaskRef&) = delete;
+  TaskRef& operator=(const TaskRef&) = delete;
+  ~TaskRef() {
+    if (t_) drop_task_ref(t_);
+  }
+
+  [[nodiscard]] Header* get() const noexcept { return t_; }
+  Header* operator->() const noexcept { return t_; }
+  explicit operator bool() const noexcept { return t_ != nullptr; }
+  /// Gives the reference up to a queue or slot, which stores it as a raw pointer.
+  [[nodiscard]] Header* into_raw() && noexcept { return std::exchange(t_, nullptr); }
+  void swap(TaskRef& o) noexcept { std::swap(t_, o.t_); }
+
+ private:
+  explicit TaskRef(Header* t) noexcept : t_(t) {}
+  Header* t_ = nullptr;
+};
 
 template <class T>
 struct Cell final : Header {
@@ -102,14 +155,14 @@ struct Cell final : Header {
     auto r = std::coroutine_handle<Promise>::from_address(h->root.address());
     Promise& p = r.promise();
     if (p.has_exception()) {
-      c->output.emplace(JoinResult<T>::err(JoinError::panic(h->id, p.exception())));
+      c->output.emplace(JoinResult<T>::err(JoinError::panic(h->trailer.id, p.exception())));
     } else if constexpr (std::is_void_v<T>) {
       c->output.emplace(JoinResult<T>::ok());
     } else {
       try {
         c->output.emplace(JoinResult<T>::ok(std::move(std::get<1>(p.result))));
       } catch (...) {  // T's move constructor threw: the task's outcome is that exception
-        c->output.emplace(JoinResult<T>::err(JoinError::panic(h->id, std::current_exception())));
+        c->output.emplace(JoinResult<T>::err(JoinError::panic(h->trailer.id, std::current_exception())));
       }
     }
     r.destroy();
@@ -121,7 +174,7 @@ struct Cell final : Header {
     if (h->root) destroy_suspended(std::coroutine_handle<Promise>::from_address(h->root.address()));
     h->root = {};
     h->leaf = nullptr;
-    c->output.emplace(JoinResult<T>::err(JoinError::cancelled(h->id, why)));
+    c->output.emplace(JoinResult<T>::err(JoinError::cancelled(h->trailer.id, why)));
   }
   static void drop_output(Header* h) noexcept { static_cast<Cell*>(h)->output.reset(); }
   static void dealloc(Header* h) noexcept {

@@ -1,0 +1,162 @@
+// The multi_thread flavour's driver: worker threads that run their queues, steal from each
+// other, park on Idle and rescue a stuck worker's task. See scheduler.hpp for the overview
+// and idle.hpp for the parking protocol.
+#include <pthread.h>
+
+#include <algorithm>
+#include <string>
+
+#include "scheduler.hpp"
+
+namespace weft::detail {
+
+namespace {
+// A steal that finds a victim mid-steal by another thief (Steal::Retry) looks again, this
+// many rounds at most (with a look at the injection queue between rounds).
+constexpr int max_steal_rounds = 4;
+}  // namespace
+
+void Scheduler::start() {
+  if (is_current_thread()) return;
+  for (auto& w : workers_) {
+    Worker* wp = w.get();
+    w->thread = std::thread([this, wp] { worker_main(*wp); });
+  }
+}
+
+void Scheduler::worker_main(Worker& w) {
+  std::string name = opts_.thread_name + "-" + std::to_string(w.index);
+  if (name.size() > 15) name.resize(15);
+  pthread_setname_np(pthread_self(), name.c_str());
+  TlsWorkerScope scope(&w);
+  if (opts_.on_thread_start) opts_.on_thread_start();
+  run_worker(w);
+  if (opts_.on_thread_stop) opts_.on_thread_stop();
+}
+
+void Scheduler::run_worker(Worker& w) {
+  w.tuner.start_batch();
+  for (;;) {
+    // Shutdown is looked at in maintenance ticks and before parking.
+    if (begin_tick(w) && shutting_down()) return;
+    Notified t = next_task(w);
+    if (!t) t = steal_work(w);
+    if (t) {
+      run_task(w, std::move(t));
+      continue;
+    }
+    if (shutting_down()) return;
+    maintenance(w);  // closes the tuner's batch before the idle time
+    t = park(w);
+    w.tuner.start_batch();
+    if (t) run_task(w, std::move(t));  // taken from a stuck worker
+  }
+}
+
+Notified Scheduler::steal_work(Worker& w) {
+  if (!w.searching) {
+    w.searching = idle_.transition_worker_to_searching();
+    if (!w.searching) return {};
+  }
+  const auto n = static_cast<std::uint32_t>(workers_.size());
+  for (int round = 0; round < max_steal_rounds; ++round) {
+    bool busy = false;  // some victim was mid-steal: it may still have tasks
+    const std::uint32_t start = n > 1 ? w.next_random(n) : 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t j = (start + i) % n;
+      if (j == w.index) continue;
+      Steal<Header*> s = w.local.steal_from(workers_[j]->stealer);
+      if (s.is_success()) return Notified::adopt(s.task());
+      busy = busy || s.is_retry();
+    }
+    if (Header* t = inject_.pop()) return Notified::adopt(t);
+    if (!busy) break;
+  }
+  return {};
+}
+
+void Scheduler::notify_parked() noexcept {
+  if (auto idx = idle_.worker_to_notify()) workers_[*idx]->parker.unpark();
+}
+
+bool Scheduler::has_visible_work() const {
+  if (!inject_.is_empty()) return true;
+  return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return !w->stealer.is_empty(); });
+}
+
+Notified Scheduler::park(Worker& w) {
+  Idle::Parked parked = idle_.transition_worker_to_parked(w.index, w.searching);
+  w.searching = false;
+  // The last searcher re-checks every queue after announcing it parks (idle.hpp); if it sees
+  // work it wakes a worker, possibly itself.
+  if (parked.last_searcher) {
+    Idle::fence();  // pairs with the pusher's fence in notify_should_wakeup (idle.hpp)
+    if (has_visible_work()) notify_parked();
+  }
+  // While other workers are awake, park with a timeout and look for a stuck one's LIFO task
+  // (see the overview in scheduler.hpp). A worker that parks while all others sleep parks
+  // for good: whichever wakes first and finds work wakes another (run_task), which then
+  // parks with a timeout.
+  const bool can_rescue = workers_.size() > 1 && opts_.lifo_slot;
+  bool timed = can_rescue && parked.others_unparked;
+  w.rescue_backoff = 0;
+  if (timed) take_ticks_snapshot(w);
+  for (;;) {
+    if (shutting_down()) {
+      // Still listed as a sleeper: take ourselves off. Otherwise a notifier already did,
+      // and counted us as searching.
+      if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
+      return {};
+    }
+    bool unparked = true;
+    if (timed) {
+      unparked = w.parker.park_for(rescue_interval * (1u << w.rescue_backoff));
+    } else {
+      w.parker.park();
+    }
+    if (!idle_.is_parked(w.index)) {
+      w.searching = true;  // worker_to_notify counted us as a searcher
+      return {};
+    }
+    if (unparked) continue;  // for shutdown, or a stale token
+    // Timed out, still a sleeper.
+    if (Notified t = rescue_stuck(w)) {
+      // Off the sleepers, awake and not searching; unless a notifier took us off first,
+      // counting us as a searcher.
+      if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
+      return t;
+    }
+    if (w.rescue_backoff < max_rescue_backoff) ++w.rescue_backoff;
+    timed = idle_.any_unparked();
+    if (timed) take_ticks_snapshot(w);
+  }
+}
+
+void Scheduler::take_ticks_snapshot(Worker& w) {
+  for (std::size_t i = 0; i < workers_.size(); ++i)
+    // Relaxed: compared with a later reading only (rescue_stuck).
+    if (i != w.index) w.seen_ticks[i] = workers_[i]->ticks.load(std::memory_order_relaxed);
+}
+
+Notified Scheduler::rescue_stuck(Worker& w) {
+  // A worker whose tick count has not moved since our last look (at least one timeout ago)
+  // is stuck in one poll; what it holds in its LIFO slot or queue would wait for that poll.
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (i == w.index) continue;
+    Worker& v = *workers_[i];
+    // Relaxed: see take_ticks_snapshot; a stale reading only delays or skips a rescue.
+    if (v.ticks.load(std::memory_order_relaxed) != w.seen_ticks[i]) continue;
+    // Acquire: pairs with the owner's release store of the task into its slot.
+    Header* t = v.lifo.load(std::memory_order_acquire);
+    // AcqRel on success: we now own the slot's notified reference; failure means the owner
+    // took it (it is not stuck after all).
+    if (t != nullptr && v.lifo.compare_exchange_strong(t, nullptr, std::memory_order_acq_rel, std::memory_order_relaxed))
+      return Notified::adopt(t);
+    // A Retry (another thief mid-steal) is as good as a rescue in progress: move on.
+    Steal<Header*> s = w.local.steal_from(v.stealer);
+    if (s.is_success()) return Notified::adopt(s.task());
+  }
+  return {};
+}
+
+}  // namespace weft::detail
