@@ -52,16 +52,16 @@ void memory_join(benchmark::State& state) {
   }
   double bytes = 0;
   for (auto _ : state) {
-    bytes = weft_bench::runtime().block_on([](int n) -> weft::Task<double> {
+    bytes = weft_bench::runtime().block_on([](int count) -> weft::Task<double> {
       const std::size_t before = heap_in_use();
       std::optional<Set> set(std::in_place);
-      for (int i = 0; i < n; ++i) {
+      for (int i = 0; i < count; ++i) {
         auto t = []() -> weft::Task<int> { co_return co_await weft::pending<int>(); }();
         if constexpr (requires { set->spawn(i, std::move(t)); }) set->spawn(i, std::move(t));
         else (void)set->spawn(std::move(t));
       }
       for (int k = 0; k < 4; ++k) co_await weft::yield_now();  // let them reach their await
-      const double b = double(heap_in_use() - before) / double(n);
+      const double b = double(heap_in_use() - before) / double(count);
       co_await set->shutdown();
       co_return b;
     }(n));

@@ -37,10 +37,17 @@ bool Scheduler::block_on_current_thread(FunctionRef<bool(Context&)> ready, Parke
         continue;
       }
     }
-    const bool done = drive(ready);
-    core.unlock();
-    unpark_core_waiters();
-    return done;
+    // Releases the core and unparks the waiters however drive() returns (a throwing future
+    // included), so one of them can take the core.
+    struct ReleaseCore {
+      Scheduler* s;
+      std::unique_lock<std::mutex>& core;
+      ~ReleaseCore() {
+        core.unlock();
+        s->unpark_core_waiters();
+      }
+    } release{this, core};
+    return drive(ready);
   }
 }
 
@@ -82,7 +89,6 @@ bool Scheduler::drive(FunctionRef<bool(Context&)> ready) {
   Context cx(waker);
   w.tuner.start_batch();
   for (;;) {
-    if (shutting_down()) return false;
     // Acquire: pairs with the waker's release store.
     if (wake->woken.exchange(false, std::memory_order_acquire)) {
       // The future is polled as block_on's own, not as a task of this worker: what it
@@ -92,6 +98,8 @@ bool Scheduler::drive(FunctionRef<bool(Context&)> ready) {
       EnterScope entered(this);
       if (ready(cx)) return true;
     }
+    // After the poll: a future that became ready just before shutdown is still taken.
+    if (shutting_down()) return false;
     bool ran = false;
     for (std::uint32_t i = 0; i < opts_.event_interval; ++i) {
       begin_tick(w);
@@ -100,7 +108,7 @@ bool Scheduler::drive(FunctionRef<bool(Context&)> ready) {
       ran = true;
       run_task(w, std::move(t));
       // Relaxed: a hint to poll the future sooner; the exchange above synchronizes.
-      if (wake->woken.load(std::memory_order_relaxed)) break;
+      if (wake->woken.load(std::memory_order_relaxed) || shutting_down()) break;
     }
     // Relaxed: as above.
     if (ran || wake->woken.load(std::memory_order_relaxed)) continue;

@@ -28,7 +28,7 @@ void drop_task_ref(Header* t) noexcept {
 
 void schedule_notified(Header* t) noexcept { t->sched->schedule(Notified::adopt(t)); }
 
-Notified Harness::poll(Notified task, OwnedTasks& owned) {
+Notified Harness::poll(Notified task, OwnedTasks& owned) noexcept {
   Header* t = task.get();
   switch (t->state.to_running()) {  // T1
     case RunOutcome::Failed:

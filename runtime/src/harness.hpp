@@ -42,8 +42,10 @@ class Harness {
   /// Runs a scheduled task: T1, then a poll of its frame (or its cancellation), then T3 or
   /// T2. Returns the task's new notified reference if it was woken while it ran (a yield:
   /// the caller queues it again), else an empty Notified (completed, cancelled, waiting for
-  /// a wake, or not runnable because shutdown took it).
-  [[nodiscard]] static Notified poll(Notified task, OwnedTasks& owned);
+  /// a wake, or not runnable because shutdown took it). noexcept: a poll cannot throw (a
+  /// task's exception is its outcome); if one did between T1 and T2/T3, dropping the
+  /// running reference with RUNNING set would corrupt the task, so it terminates instead.
+  [[nodiscard]] static Notified poll(Notified task, OwnedTasks& owned) noexcept;
 
   /// A task spawned after shutdown (never bound to the owned list, never polled): completes
   /// it as cancelled. Consumes its first notified reference.

@@ -84,8 +84,13 @@ class LocalQueue {
 
   static constexpr std::uint32_t capacity() noexcept { return Cap; }
 
-  /// The owner's handle. There must be one per queue, used by one thread at a time.
-  [[nodiscard]] Owner owner() noexcept { return Owner(*this); }
+  /// The owner's handle: one per queue (asserted), used by one thread at a time. Not
+  /// movable: hold it where it is made (guaranteed copy elision).
+  [[nodiscard]] Owner owner() noexcept {
+    assert(!owner_taken_);
+    owner_taken_ = true;
+    return Owner(*this);
+  }
   /// A stealer's handle (as many as wanted).
   [[nodiscard]] Stealer stealer() noexcept { return Stealer(*this); }
 
@@ -234,13 +239,14 @@ class LocalQueue {
   // tail: written by the owner only (release); read by stealers (acquire).
   cache_padded<std::atomic<std::uint32_t>> tail_{0};
   std::array<std::atomic<T>, Cap> buffer_;
+  bool owner_taken_ = false;  // owner() was called (set at setup, before sharing)
 };
 
 /// The owner's role: push and pop, from the one thread that owns the queue.
 template <class T, std::uint32_t Cap>
 class LocalQueue<T, Cap>::Owner {
  public:
-  Owner(Owner&&) noexcept = default;
+  Owner(Owner&&) = delete;
   Owner(const Owner&) = delete;
   Owner& operator=(const Owner&) = delete;
 

@@ -10,6 +10,9 @@
 
 namespace weft::detail {
 
+thread_local Worker* tls_worker = nullptr;
+thread_local Scheduler* tls_entered = nullptr;
+
 namespace {
 std::size_t resolve_workers(const RuntimeOptions& o) {
   if (o.flavor == Flavor::current_thread) return 1;
@@ -70,8 +73,9 @@ void Scheduler::ref_dec() noexcept {
 }
 
 // The reference bank. Invariant: refs_ = Runtime + Handles + cells holding a reference +
-// the sum of the workers' ref_bank. A bank is only touched by its worker's thread (or by
-// shutdown after the workers stopped), so handing out and taking back needs no atomic; a
+// the sum of the workers' ref_bank. A bank is only touched by the thread acting as its
+// worker (a current_thread runtime's one worker is driven by one block_on thread at a time,
+// under core_mu_), or by shutdown after the workers stopped, so handing out and taking back needs no atomic; a
 // bank never goes below zero, so refs_ cannot reach zero while a cell or the Runtime
 // holds a reference. A cell's reference may come from one bank and go back to another, or
 // to refs_ directly (a cell freed on a non-worker thread): references are interchangeable.
@@ -134,8 +138,9 @@ Notified Scheduler::next_task(Worker& w) {
 }
 
 // randomize_schedule (current_thread, one worker): every runnable task goes into the pool,
-// and one is picked with the worker's seeded generator.
-Notified Scheduler::next_random_task(Worker& w) {
+// and one is picked with the worker's seeded generator. noexcept: a pool that cannot grow
+// (bad_alloc) stops the program rather than drop a queued task's reference.
+Notified Scheduler::next_random_task(Worker& w) noexcept {
   // Relaxed: current_thread has no rescuers; only this thread touches the slot.
   if (Header* t = w.lifo.exchange(nullptr, std::memory_order_relaxed)) w.random_pool.push_back(Notified::adopt(t));
   while (Header* t = w.local.pop()) w.random_pool.push_back(Notified::adopt(t));
@@ -148,7 +153,7 @@ Notified Scheduler::next_random_task(Worker& w) {
   return t;
 }
 
-void Scheduler::run_task(Worker& w, Notified t) {
+void Scheduler::run_task(Worker& w, Notified t) noexcept {
   if (w.searching) {
     w.searching = false;
     // The last searcher to find work wakes another, so the work spreads.
@@ -177,7 +182,7 @@ void Scheduler::run_task(Worker& w, Notified t) {
   w.lifo_enabled = true;
 }
 
-void Scheduler::poll_task(Worker& w, Notified t) {
+void Scheduler::poll_task(Worker& w, Notified t) noexcept {
   w.tuner.polled();
   Notified again = Harness::poll(std::move(t), owned_);
   if (!again) return;

@@ -124,8 +124,8 @@ struct Worker {
   RunQueue::Owner local = run_queue.owner();
   RunQueue::Stealer stealer = run_queue.stealer();
   // The LIFO slot. Written by the owner (store into an empty slot, exchange to take or
-  // displace); taken by a rescuer with exchange only when the owner is stuck (see
-  // Scheduler::rescue_lifo). Holds the task's notified reference.
+  // displace); taken by a rescuer with compare-exchange only when the owner is stuck (see
+  // Scheduler::rescue_stuck). Holds the task's notified reference.
   std::atomic<Header*> lifo{nullptr};
   // Ticks started by this worker: written by the owner, read by rescuers, which only
   // compare two readings for change; relaxed on both sides (see tick()).
@@ -156,7 +156,8 @@ struct Worker {
 };
 
 // The worker this thread is acting as (a worker thread, or a current_thread block_on).
-inline thread_local Worker* tls_worker = nullptr;
+// Defined in scheduler.cpp (one definition: cheap TLS access, also in a shared library).
+extern thread_local Worker* tls_worker;
 struct TlsWorkerScope {
   Worker* saved;
   explicit TlsWorkerScope(Worker* w) noexcept : saved(tls_worker) { tls_worker = w; }
@@ -169,7 +170,7 @@ struct TlsWorkerScope {
 // in a multi_thread block_on, the thread polling a current_thread block_on's future, or the
 // thread destroying the runtime (so a task destructor run by shutdown can call weft::spawn
 // or Handle::current, as in tokio; the spawned task is cancelled at once).
-inline thread_local Scheduler* tls_entered = nullptr;
+extern thread_local Scheduler* tls_entered;
 struct EnterScope {
   Scheduler* saved;
   explicit EnterScope(Scheduler* s) noexcept : saved(tls_entered) { tls_entered = s; }
@@ -213,10 +214,10 @@ class Scheduler {
  private:
   // ---- shared by both flavours (scheduler.cpp) ----
   Notified next_task(Worker& w);
-  Notified next_random_task(Worker& w);
+  Notified next_random_task(Worker& w) noexcept;
   /// One tick's work: polls `t`, then the LIFO chain it starts (budget-shared).
-  void run_task(Worker& w, Notified t);
-  void poll_task(Worker& w, Notified t);
+  void run_task(Worker& w, Notified t) noexcept;
+  void poll_task(Worker& w, Notified t) noexcept;
   void maintenance(Worker& w);
   void push_local(Worker& w, Notified t);
   void schedule_remote(Notified t) noexcept;
@@ -234,7 +235,6 @@ class Scheduler {
   /// Parks until notified or shut down; returns a task taken from a stuck worker, or none.
   Notified park(Worker& w);
   Notified rescue_stuck(Worker& w);
-  Notified steal_from(Worker& thief, Worker& victim);
   void take_ticks_snapshot(Worker& w);
   void notify_parked() noexcept;
   bool has_visible_work() const;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -262,6 +263,56 @@ TEST(Spawn, current_thread_block_on_from_two_threads) {
     EXPECT_TRUE(tx.send(b * 6).is_ok());
     a.join();
     EXPECT_EQ(a_got, 42);
+  }
+}
+
+// A current_thread block_on whose future throws while another thread waits for the core:
+// the core is handed over (the waiter is unparked), so the waiter drives its own task to
+// the end instead of sleeping forever with the core free.
+TEST(Spawn, current_thread_block_on_that_throws_hands_the_core_to_a_waiter) {
+  struct Shared {
+    std::mutex mu;
+    weft::Waker a_waker;
+    std::atomic<bool> b_task_ran{false};
+  };
+  // A's future: pending until B's task ran (which wakes it), then throws.
+  struct ThrowsAfterB {
+    Shared* sh;
+    weft::Poll<int> poll(weft::Context& cx) {
+      if (sh->b_task_ran.load()) throw std::runtime_error("A's future failed");
+      std::lock_guard l(sh->mu);
+      sh->a_waker = cx.waker();
+      if (sh->b_task_ran.load()) cx.waker().wake_by_ref();
+      return weft::pending;
+    }
+  };
+  for (int round = 0; round < 20; ++round) {
+    Runtime rt(ct());
+    Shared sh;
+    std::atomic<bool> a_driving{false};
+    auto [tx, rx] = weft::oneshot::channel<int>();
+    bool a_threw = false;
+    std::thread a([&] {
+      try {
+        a_driving = true;
+        (void)rt.block_on(ThrowsAfterB{&sh});
+      } catch (const std::runtime_error&) {
+        a_threw = true;
+      }
+      EXPECT_TRUE(tx.send(5).is_ok());  // from outside the runtime, after A left
+    });
+    while (!a_driving.load()) std::this_thread::yield();
+    int b = rt.block_on([](Shared& s, weft::oneshot::Receiver<int> r) -> Task<int> {
+      s.b_task_ran = true;
+      {
+        std::lock_guard l(s.mu);
+        s.a_waker.wake_by_ref();
+      }
+      co_return co_await std::move(r);
+    }(sh, std::move(rx)));
+    a.join();
+    EXPECT_TRUE(a_threw);
+    EXPECT_EQ(b, 5);
   }
 }
 

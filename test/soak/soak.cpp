@@ -45,7 +45,7 @@ Task<int> value_after_yields(int v, int yields) {
 Task<int> wait_for(weft::oneshot::Receiver<int> rx) { co_return co_await std::move(rx); }
 
 // One round of every scenario; each checks its exact counts.
-Task<void> round(std::uint64_t r) {
+Task<void> round(std::uint64_t round_no) {
   // 1. Spawn 2,000 tasks, abort every other one: each outcome once, values exact.
   {
     std::vector<weft::JoinHandle<int>> hs;
@@ -75,8 +75,9 @@ Task<void> round(std::uint64_t r) {
     auto [tx, rx] = weft::mpsc::channel<long>(64);
     std::vector<weft::JoinHandle<void>> ps;
     for (int p = 0; p < 4; ++p)
-      ps.push_back(weft::spawn([](weft::mpsc::Sender<long> tx, int p) -> Task<void> {
-        for (int i = 0; i < 5000; ++i) check((co_await tx.send(long(p) * 5000 + i)).is_ok(), "mpsc send");
+      ps.push_back(weft::spawn([](weft::mpsc::Sender<long> sender, int producer) -> Task<void> {
+        for (int i = 0; i < 5000; ++i)
+          check((co_await sender.send(long(producer) * 5000 + i)).is_ok(), "mpsc send");
       }(tx, p)));
     { auto d = std::move(tx); }
     long n = 0, sum = 0;
@@ -113,10 +114,10 @@ Task<void> round(std::uint64_t r) {
     std::vector<weft::JoinHandle<void>> feeders;
     for (int f = 0; f < 8; ++f) {
       std::vector<weft::mpsc::UnboundedSender<int>> mine;
-      for (int k = f; k < 256; k += 8) mine.push_back(txs[k]);
-      feeders.push_back(weft::spawn([](std::vector<weft::mpsc::UnboundedSender<int>> mine) -> Task<void> {
+      for (std::size_t k = static_cast<std::size_t>(f); k < 256; k += 8) mine.push_back(txs[k]);
+      feeders.push_back(weft::spawn([](std::vector<weft::mpsc::UnboundedSender<int>> senders) -> Task<void> {
         for (int i = 0; i < 20; ++i) {
-          for (auto& tx : mine) check(tx.send(i).is_ok(), "streammap send");
+          for (auto& tx : senders) check(tx.send(i).is_ok(), "streammap send");
           co_await weft::yield_now();
         }
       }(std::move(mine))));
@@ -139,10 +140,10 @@ Task<void> round(std::uint64_t r) {
       (void)set.spawn([](weft::broadcast::Receiver<long> rx) -> Task<long> {
         long n = 0, last = -1;
         for (;;) {
-          auto r = co_await rx.recv();
-          if (!r) break;
-          check(*r == last + 1, "broadcast: order");
-          last = *r;
+          auto got = co_await rx.recv();
+          if (!got) break;
+          check(*got == last + 1, "broadcast: order");
+          last = *got;
           ++n;
         }
         co_return n;
@@ -150,9 +151,9 @@ Task<void> round(std::uint64_t r) {
     { auto d = std::move(rx0); }
     for (long i = 0; i < 1000; ++i) check(tx.send(i).is_ok(), "broadcast send");
     { auto d = std::move(tx); }
-    while (auto r = co_await set.join_next()) check(r->value() == 1000, "broadcast: count");
+    while (auto joined = co_await set.join_next()) check(joined->value() == 1000, "broadcast: count");
   }
-  (void)r;
+  (void)round_no;
 }
 }  // namespace
 

@@ -168,14 +168,19 @@ class Runtime {
     check_block_on_allowed();
     auto& f = future;  // polled in place: a future may not be movable once polled
     std::optional<std::conditional_t<std::is_void_v<Out>, bool, Out>> out;
-    if (!wait_until(keep.s_, [&](Context& cx) {
-          auto p = f.poll(cx);
-          if (p.is_pending()) return false;
-          if constexpr (std::is_void_v<Out>) out.emplace(true);
-          else out.emplace(std::move(p).take());
-          return true;
-        }))
-      throw JoinError::cancelled(TaskId{0}, "runtime is shut down before the future completed");
+    auto take = [&](Context& cx) {
+      auto p = f.poll(cx);
+      if (p.is_pending()) return false;
+      if constexpr (std::is_void_v<Out>) out.emplace(true);
+      else out.emplace(std::move(p).take());
+      return true;
+    };
+    if (!wait_until(keep.s_, take)) {
+      // The runtime shut down meanwhile: the future may have become ready just before.
+      Waker none;
+      Context cx(none);
+      if (!take(cx)) throw JoinError::cancelled(TaskId{0}, "runtime is shut down before the future completed");
+    }
     if constexpr (!std::is_void_v<Out>) return std::move(*out);
   }
 

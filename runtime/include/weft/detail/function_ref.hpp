@@ -1,6 +1,7 @@
 #pragma once
 // FunctionRef<R(Args...)>: a non-owning reference to a callable (as std::function_ref of
 // C++26): two pointers, no allocation, for a callback that only lives during a call.
+#include <functional>
 #include <memory>
 #include <type_traits>
 #include <utility>

@@ -70,7 +70,7 @@ struct Header : QueueLink {
   // Cold.
   TaskTrailer trailer;
 };
-// The hot part (with the queue link) fits in one cache line, before the trailer.
+// The hot part (with the queue link) is at most 64 bytes, before the trailer.
 static_assert(sizeof(QueueLink) + sizeof(TaskState) + 4 * sizeof(void*) <= 64);
 
 // Implemented in runtime/src.

@@ -16,7 +16,8 @@
 // References: a new task starts with three: the owned-task list's, the JoinHandle's, and
 // the notified reference of its first scheduling. Every Waker clone holds one.
 //
-// Transitions (who -> what; all are CAS loops through `update`, acq_rel on success):
+// Transitions (who -> what; CAS loops through `update`, or single RMWs where one suffices;
+// acq_rel on success):
 //   T1 to_running        worker popping a queued task: NOTIFIED & !RUNNING & !COMPLETE
 //                        -> RUNNING, !NOTIFIED. Outcome Cancelled if CANCELLED is set
 //                        (the popper then owns the frame and cancels it), Failed if
