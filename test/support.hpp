@@ -78,4 +78,17 @@ struct Never {
   weft::Poll<void> poll(weft::Context&) { return weft::pending; }
 };
 
+/// The names most runtime tests use, brought in at once with
+/// `using namespace weft_test::runtime_names;` inside a test file's anonymous namespace.
+namespace runtime_names {
+using weft::Flavor;
+using weft::Runtime;
+using weft::RuntimeOptions;
+using weft::Task;
+using weft_test::ct;
+using weft_test::Event;
+using weft_test::Guard;
+using weft_test::mt;
+}  // namespace runtime_names
+
 }  // namespace weft_test
