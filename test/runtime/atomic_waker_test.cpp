@@ -179,7 +179,7 @@ TEST(AtomicWaker, replaced_waker_is_dropped_after_the_slot_is_released) {
 // woken at most once, and the last one exactly once whenever the flag was missed. Each
 // round ends with take(), so the next starts with an empty slot.
 void register_races_wake(bool reregister) {
-  constexpr int rounds = 5000;
+  constexpr int rounds = 3000;
   AtomicWaker aw;
   std::atomic<bool> flag{false};
   std::atomic<int> started{-1}, woke{-1};

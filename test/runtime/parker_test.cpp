@@ -106,28 +106,31 @@ TEST(Parker, stress_ping_pong_exact_counts) {
 }
 
 // Unparks racing park_for's timeout: each unpark is sent only after the previous token was
-// consumed, so tokens never merge and every one must come back as exactly one `true`,
-// whether it arrives before the park, during the futex wait, or while the timeout is being
-// withdrawn (PARKED -> EMPTY loses to NOTIFIED).
+// consumed (acknowledged through a second Parker), so tokens never merge and every one must
+// come back as exactly one `true`, whether it arrives before the park, during the futex
+// wait, or while the timeout is being withdrawn (PARKED -> EMPTY loses to NOTIFIED).
 TEST(Parker, stress_unpark_races_park_for_timeout) {
   constexpr int tokens = 2000;
   constexpr std::chrono::microseconds timeouts[] = {0us, 1us, 5us, 20us};
-  Parker p;
-  std::atomic<int> consumed{0};
+  Parker p, ack;
   std::thread unparker([&] {
     for (int i = 0; i < tokens; ++i) {
-      while (consumed.load() != i) std::this_thread::yield();
       p.unpark();
+      ack.park();
     }
   });
   int trues = 0;
   while (trues < tokens) {
     // Timeouts of 0 to 20us: the unpark lands on every side of the deadline.
-    if (p.park_for(timeouts[trues % 4])) consumed.store(++trues);
+    if (p.park_for(timeouts[trues % 4])) {
+      ++trues;
+      ack.unpark();
+    }
   }
   unparker.join();
   EXPECT_EQ(trues, tokens);
   EXPECT_FALSE(p.park_for(0ns)) << "no token counted twice";
+  EXPECT_FALSE(ack.park_for(0ns));
 }
 
 // Many unparkers, one parker: the parker consumes published work until all of it is done.
