@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "../support.hpp"
 #include "parker.hpp"
 #include "weft/sync/atomic_waker.hpp"
 #include "weft/testing/mock_task.hpp"
@@ -225,15 +226,7 @@ TEST(AtomicWaker, stress_many_wakers_no_lost_wake_up) {
   const Waker own = Waker::from_fn([&parker] { parker.unpark(); });
   AtomicWaker aw;
   std::atomic<int> published{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < producers; ++t)
-    threads.emplace_back([&] {
-      for (int i = 0; i < per_producer; ++i) {
-        published.fetch_add(1);
-        aw.wake();
-        if (i % 16 == 15) std::this_thread::yield();  // interleave, and let the consumer sleep
-      }
-    });
+  auto threads = weft_test::start_publishers(producers, per_producer, published, [&aw] { aw.wake(); });
   int consumed = 0;
   while (consumed < producers * per_producer) {
     int now = published.load();

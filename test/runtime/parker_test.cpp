@@ -7,8 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
-#include <vector>
 
+#include "../support.hpp"
 #include "parker.hpp"
 
 namespace {
@@ -154,15 +154,7 @@ TEST(Parker, stress_many_unparkers_no_lost_token) {
   constexpr int producers = 3, per_producer = 20000;
   Parker p;
   std::atomic<int> published{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < producers; ++t)
-    threads.emplace_back([&] {
-      for (int i = 0; i < per_producer; ++i) {
-        published.fetch_add(1);
-        p.unpark();
-        if (i % 16 == 15) std::this_thread::yield();  // interleave, and let the parker sleep
-      }
-    });
+  auto threads = weft_test::start_publishers(producers, per_producer, published, [&p] { p.unpark(); });
   int seen = 0, parks = 0;
   while (seen < producers * per_producer) {
     int now = published.load();
