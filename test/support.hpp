@@ -3,6 +3,8 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "weft/testing/mock_task.hpp"
 #include "weft/weft.hpp"
@@ -77,5 +79,36 @@ class Event {
 struct Never {
   weft::Poll<void> poll(weft::Context&) { return weft::pending; }
 };
+
+/// Starts `threads` publishers: each, `per_thread` times, increments `published` and then
+/// calls `signal()` (an unpark, a wake), yielding now and then so that the consumer runs
+/// dry and goes to sleep between bursts. The caller joins them.
+template <class Signal>
+std::vector<std::thread> start_publishers(int threads, int per_thread, std::atomic<int>& published,
+                                          Signal signal) {
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([=, &published] {
+      for (int i = 0; i < per_thread; ++i) {
+        published.fetch_add(1);
+        signal();
+        if (i % 16 == 15) std::this_thread::yield();
+      }
+    });
+  return ts;
+}
+
+/// The names most runtime tests use, brought in at once with
+/// `using namespace weft_test::runtime_names;` inside a test file's anonymous namespace.
+namespace runtime_names {
+using weft::Flavor;
+using weft::Runtime;
+using weft::RuntimeOptions;
+using weft::Task;
+using weft_test::ct;
+using weft_test::Event;
+using weft_test::Guard;
+using weft_test::mt;
+}  // namespace runtime_names
 
 }  // namespace weft_test

@@ -11,16 +11,8 @@
 #include "weft/weft.hpp"
 
 namespace {
-using weft::Flavor;
-using weft::Runtime;
-using weft::RuntimeOptions;
-using weft::Task;
-using weft_test::Event;
+using namespace weft_test::runtime_names;
 
-using weft_test::ct;
-using weft_test::mt;
-
-using weft_test::Guard;
 Task<int> wait_then(Event ev, std::atomic<int>& started, std::atomic<int>& dropped, int v) {
   Guard g{&dropped};
   started.fetch_add(1);
@@ -143,6 +135,15 @@ Task<int> child_with_throwing_local(std::atomic<int>& destroyed) {
   co_return 1;
 }
 
+// Lets `h`'s task run up to its suspension point, aborts it, and returns its outcome.
+weft::JoinResult<int> abort_once_suspended(Runtime& rt, weft::JoinHandle<int> h) {
+  rt.block_on([]() -> Task<void> {
+    for (int i = 0; i < 3; ++i) co_await weft::yield_now();
+  }());
+  h.abort();
+  return rt.block_on(std::move(h));
+}
+
 // Aborting a parent suspended in a child whose local's destructor throws: the child's
 // frame is destroyed with the parent, the parent is never resumed, the outcome is
 // "cancelled". (The child's final_suspend used to resume the dying parent: memory
@@ -156,11 +157,7 @@ TEST(Abort, child_with_a_throwing_destructor_does_not_resume_the_dying_parent) {
       resumed.fetch_add(1);
       co_return v;
     }(destroyed, parent_resumed));
-    rt.block_on([]() -> Task<void> {
-      for (int i = 0; i < 3; ++i) co_await weft::yield_now();
-    }());
-    h.abort();
-    auto r = rt.block_on(std::move(h));
+    auto r = abort_once_suspended(rt, std::move(h));
     EXPECT_TRUE(r.is_cancelled());
     EXPECT_EQ(destroyed.load(), 1);
     EXPECT_EQ(parent_resumed.load(), 0);
@@ -173,12 +170,7 @@ TEST(Abort, throwing_local_destructor_on_abort_is_cancelled_and_frees_the_frame)
   for (Flavor f : {Flavor::current_thread, Flavor::multi_thread}) {
     Runtime rt(f == Flavor::current_thread ? ct() : mt());
     std::atomic<int> destroyed{0};
-    auto h = rt.spawn(child_with_throwing_local(destroyed));
-    rt.block_on([]() -> Task<void> {
-      for (int i = 0; i < 3; ++i) co_await weft::yield_now();
-    }());
-    h.abort();
-    auto r = rt.block_on(std::move(h));
+    auto r = abort_once_suspended(rt, rt.spawn(child_with_throwing_local(destroyed)));
     EXPECT_TRUE(r.is_cancelled());
     EXPECT_EQ(destroyed.load(), 1);
   }

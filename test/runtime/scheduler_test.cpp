@@ -11,14 +11,7 @@
 #include "weft/weft.hpp"
 
 namespace {
-using weft::Flavor;
-using weft::Runtime;
-using weft::RuntimeOptions;
-using weft::Task;
-using weft_test::Event;
-
-using weft_test::ct;
-using weft_test::mt;
+using namespace weft_test::runtime_names;
 
 TEST(Scheduler, wake_from_another_thread) {
   for (auto opts : {mt(), ct()}) {

@@ -10,16 +10,8 @@
 #include "weft/weft.hpp"
 
 namespace {
-using weft::Flavor;
-using weft::Runtime;
-using weft::RuntimeOptions;
-using weft::Task;
-using weft_test::Event;
+using namespace weft_test::runtime_names;
 
-using weft_test::ct;
-using weft_test::mt;
-
-using weft_test::Guard;
 TEST(Shutdown, thousands_of_pending_tasks_are_cancelled_and_freed) {
   for (auto opts : {mt(), ct()}) {
     std::atomic<int> dropped{0};

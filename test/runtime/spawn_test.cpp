@@ -14,15 +14,8 @@
 #include "weft/weft.hpp"
 
 namespace {
-
-using weft::Flavor;
+using namespace weft_test::runtime_names;
 using weft::JoinError;
-using weft::Runtime;
-using weft::RuntimeOptions;
-using weft::Task;
-
-using weft_test::ct;
-using weft_test::mt;
 
 Task<int> answer() { co_return 42; }
 Task<void> nothing() { co_return; }

@@ -169,34 +169,30 @@ TEST(Oneshot, aborted_receiver_task_leaves_nothing_behind) {
 }
 // tokio: once try_recv reported a final outcome, the receiver is spent; polling it again is
 // a usage error ("called after complete"), not a RecvError about the sender.
+void expect_final_try_recv_then_poll_throws(oneshot::Receiver<int> rx) {
+  oneshot::TryRecvError why{};
+  EXPECT_FALSE(rx.try_recv(&why).has_value());
+  EXPECT_EQ(why, oneshot::TryRecvError::closed);
+  MockTask t(std::move(rx));
+  EXPECT_THROW((void)t.poll(), std::logic_error);
+}
+
 TEST(Oneshot, poll_after_a_final_try_recv_is_a_usage_error) {
   {
     auto [tx, rx] = oneshot::channel<int>();
     { auto d = std::move(tx); }
-    oneshot::TryRecvError why{};
-    EXPECT_FALSE(rx.try_recv(&why).has_value());
-    EXPECT_EQ(why, oneshot::TryRecvError::closed);
-    MockTask t(std::move(rx));
-    EXPECT_THROW((void)t.poll(), std::logic_error);
+    expect_final_try_recv_then_poll_throws(std::move(rx));
   }
   {
     auto [tx, rx] = oneshot::channel<int>();
     (void)tx.send(3);
     EXPECT_EQ(rx.try_recv(), std::optional<int>(3));
-    oneshot::TryRecvError why{};
-    EXPECT_FALSE(rx.try_recv(&why).has_value());
-    EXPECT_EQ(why, oneshot::TryRecvError::closed);
-    MockTask t(std::move(rx));
-    EXPECT_THROW((void)t.poll(), std::logic_error);
+    expect_final_try_recv_then_poll_throws(std::move(rx));
   }
   {
     auto [tx, rx] = oneshot::channel<int>();
     rx.close();
-    oneshot::TryRecvError why{};
-    EXPECT_FALSE(rx.try_recv(&why).has_value());
-    EXPECT_EQ(why, oneshot::TryRecvError::closed);
-    MockTask t(std::move(rx));
-    EXPECT_THROW((void)t.poll(), std::logic_error);
+    expect_final_try_recv_then_poll_throws(std::move(rx));
   }
   {  // an empty try_recv is not final
     auto [tx, rx] = oneshot::channel<int>();
