@@ -8,6 +8,7 @@
 // `closed` is set under every shard's lock, so a bind() that returns true happened before
 // close() and the task will be found by shutdown; one that returns false never enters.
 #include <array>
+#include <cassert>
 #include <mutex>
 
 #include "spinlock.hpp"
@@ -25,6 +26,7 @@ class OwnedTasks {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
     if (s.closed) return false;
+    assert(!t->trailer.owned_linked && "bound twice");
     t->trailer.owned_prev = nullptr;
     t->trailer.owned_next = s.head;
     if (s.head) s.head->trailer.owned_prev = t;

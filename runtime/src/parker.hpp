@@ -53,7 +53,11 @@ class Parker {
       state_.exchange(EMPTY, std::memory_order_acquire);  // pairs with unpark's release
       return true;
     }
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // A timeout past what the clock can represent (nanoseconds::max() for "no limit")
+    // saturates instead of overflowing.
+    const auto now = std::chrono::steady_clock::now();
+    const auto room = std::chrono::steady_clock::time_point::max() - now;
+    const auto deadline = timeout >= room ? std::chrono::steady_clock::time_point::max() : now + timeout;
     for (;;) {
       auto left = deadline - std::chrono::steady_clock::now();
       if (left > std::chrono::nanoseconds::zero()) {

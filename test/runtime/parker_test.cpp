@@ -72,12 +72,10 @@ TEST(Parker, unpark_from_another_thread_makes_park_for_return_true) {
   EXPECT_TRUE(result);
 }
 
-// BUG (low severity, found by this test): park_for(std::chrono::nanoseconds::max()), the
-// natural "no timeout", computes steady_clock::now() + timeout, a signed overflow
-// (undefined behaviour; UBSan in the asan preset aborts with "signed integer overflow" in
-// chrono.h). Without UBSan the wrapped deadline happens to still wait, so this passes in
-// the dev build. Enable once park_for saturates its deadline (or documents a maximum).
-TEST(Parker, DISABLED_park_for_the_largest_timeout_waits_for_unpark) {
+// park_for(std::chrono::nanoseconds::max()), the natural "no timeout", saturates its
+// deadline (it used to compute now() + timeout, a signed overflow that UBSan in the asan
+// preset reports).
+TEST(Parker, park_for_the_largest_timeout_waits_for_unpark) {
   Parker p;
   bool result = false;
   std::thread sleeper([&] { result = p.park_for(std::chrono::nanoseconds::max()); });
