@@ -266,4 +266,8 @@ class Scheduler {
   bool shut_down_done_ = false;
 };
 
+// The run queues' overflow sink (LocalQueue::push_back's extension point).
+static_assert(OverflowSink<Scheduler, Header*>);
+static_assert(OverflowSink<Inject, Header*>);
+
 }  // namespace weft::detail
