@@ -19,22 +19,27 @@
 #include "weft/poll.hpp"
 #include "weft/waker.hpp"
 
-namespace weft::coop {
+namespace weft {
 
+namespace coop {
 inline constexpr int initial_budget = 128;
+class BudgetScope;
+}  // namespace coop
 
 namespace detail {
-// -1: unconstrained. Only touched by the thread polling.
-inline thread_local int budget = -1;
-class BudgetScope;
+// The budget of the task this thread is polling; -1: unconstrained. Only touched by the
+// thread polling.
+inline thread_local int coop_budget = -1;
 // The innermost live BudgetScope of this thread (to detect one held across a suspension).
-inline thread_local BudgetScope* innermost_scope = nullptr;
+inline thread_local coop::BudgetScope* coop_innermost_scope = nullptr;
 }  // namespace detail
+
+namespace coop {
 
 /// True if the current task may proceed. If not, its waker is woken (it will be polled
 /// again after the others had their turn) and the caller must return Pending.
 [[nodiscard]] inline bool poll_proceed(const Context& cx) noexcept {
-  if (detail::budget == 0) {
+  if (detail::coop_budget == 0) {
     cx.waker().wake_by_ref();
     return false;
   }
@@ -42,10 +47,10 @@ inline thread_local BudgetScope* innermost_scope = nullptr;
 }
 /// Spends one unit after an operation completed.
 inline void made_progress() noexcept {
-  if (detail::budget > 0) --detail::budget;
+  if (detail::coop_budget > 0) --detail::coop_budget;
 }
 /// Remaining budget (-1 when unconstrained).
-[[nodiscard]] inline int remaining() noexcept { return detail::budget; }
+[[nodiscard]] inline int remaining() noexcept { return detail::coop_budget; }
 
 /// Sets the budget for a synchronous stretch of code and restores the previous one when it
 /// ends: what a worker does around each task poll, and what a hand-written poll loop (a
@@ -53,21 +58,22 @@ inline void made_progress() noexcept {
 /// thread goes on to poll other tasks with it, and the task resumes elsewhere. A scope that
 /// ends out of order (the sign of that mistake) stops the program with a message. In a
 /// coroutine, use coop::unconstrained instead.
-class detail::BudgetScope {
+class BudgetScope {
  public:
-  explicit BudgetScope(int b = initial_budget) noexcept : saved_(budget), outer_(innermost_scope) {
-    budget = b;
-    innermost_scope = this;
+  explicit BudgetScope(int b = initial_budget) noexcept
+      : saved_(detail::coop_budget), outer_(detail::coop_innermost_scope) {
+    detail::coop_budget = b;
+    detail::coop_innermost_scope = this;
   }
   ~BudgetScope() {
-    if (innermost_scope != this) {
+    if (detail::coop_innermost_scope != this) {
       std::fputs("weft: a coop::BudgetScope ended out of order (was it held across a co_await? use "
                  "coop::unconstrained in coroutines)\n",
                  stderr);
       std::abort();
     }
-    innermost_scope = outer_;
-    budget = saved_;
+    detail::coop_innermost_scope = outer_;
+    detail::coop_budget = saved_;
   }
   BudgetScope(const BudgetScope&) = delete;
   BudgetScope& operator=(const BudgetScope&) = delete;
@@ -76,7 +82,6 @@ class detail::BudgetScope {
   int saved_;
   BudgetScope* outer_;
 };
-using detail::BudgetScope;
 
 /// `co_await coop::consume_budget()`: spends one unit of budget, yielding first if none is
 /// left. Put it in a loop whose body awaits nothing (or only things that are always ready)
@@ -91,27 +96,24 @@ class ConsumeBudget {
 };
 [[nodiscard]] inline ConsumeBudget consume_budget() noexcept { return {}; }
 
-namespace detail {
-template <class F>
-concept LeafFuture = requires(F& f, Context& cx) { f.poll(cx); };
-template <class S>
-concept LeafStream = requires(S& s, Context& cx) { s.poll_next(cx); };
+}  // namespace coop
 
+namespace detail {
 /// A future or stream whose polls run without a budget (see coop::unconstrained).
 template <class F>
 class Unconstrained {
  public:
   explicit Unconstrained(F f) : f_(std::move(f)) {}
   auto poll(Context& cx)
-    requires LeafFuture<F>
+    requires Future<F>
   {
-    BudgetScope scope(-1);
+    coop::BudgetScope scope(-1);
     return f_.poll(cx);
   }
   auto poll_next(Context& cx)
-    requires LeafStream<F>
+    requires Stream<F>
   {
-    BudgetScope scope(-1);
+    coop::BudgetScope scope(-1);
     return f_.poll_next(cx);
   }
   auto size_hint() const
@@ -140,12 +142,14 @@ class UnconstrainedStream : public Unconstrained<F>, public item_of<F> {
 };
 }  // namespace detail
 
+namespace coop {
 /// Runs a leaf future or a stream without a cooperative budget. For a weft::Task, the
 /// overload in task.hpp marks the task itself (and every task it awaits) unconstrained.
 template <class F>
-  requires detail::LeafFuture<std::remove_cvref_t<F>> || detail::LeafStream<std::remove_cvref_t<F>>
+  requires Future<std::remove_cvref_t<F>> || Stream<std::remove_cvref_t<F>>
 auto unconstrained(F&& f) {
   return detail::UnconstrainedStream<std::remove_cvref_t<F>>(std::forward<F>(f));
 }
+}  // namespace coop
 
-}  // namespace weft::coop
+}  // namespace weft

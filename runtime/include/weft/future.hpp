@@ -22,20 +22,6 @@
 
 namespace weft {
 
-namespace detail {
-template <class P>
-struct is_poll : std::false_type {};
-template <class T>
-struct is_poll<Poll<T>> : std::true_type {};
-}  // namespace detail
-
-/// A poll-based leaf future.
-template <class F>
-concept Future = requires(F& f, Context& cx) {
-  { f.poll(cx) };
-  requires detail::is_poll<decltype(f.poll(cx))>::value;
-};
-
 template <Future F>
 using future_output_t = typename decltype(std::declval<F&>().poll(std::declval<Context&>()))::value_type;
 

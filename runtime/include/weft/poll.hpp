@@ -1,5 +1,6 @@
 #pragma once
-// Poll<T>: the result of polling a leaf future or stream once: Ready(value) or Pending.
+// Poll<T>: the result of polling a leaf future or stream once: Ready(value) or Pending;
+// and the concepts of the two things that return it, Future and Stream.
 // A Pending result promises that the Context's waker was registered and will be woken
 // when polling again may make progress.
 //
@@ -80,5 +81,41 @@ template <class T>
 constexpr PendingFuture<T> pending() noexcept {
   return PendingFuture<T>{};
 }
+
+namespace detail {
+template <class P>
+struct is_poll : std::false_type {};
+template <class T>
+struct is_poll<Poll<T>> : std::true_type {};
+template <class P>
+struct is_poll_of_optional : std::false_type {};
+template <class T>
+struct is_poll_of_optional<Poll<std::optional<T>>> : std::true_type {};
+}  // namespace detail
+
+// The two extension points of weft: what a type must provide to be awaited by a task
+// (Future) or drained by a consumer, a combinator or a StreamMap (Stream). Every leaf future
+// and stream of the library is checked against its concept with a static_assert next to its
+// definition (templates with a representative instantiation).
+
+/// A poll-based leaf future (the model: weft/future.hpp): `Poll<T> poll(Context&)`, Pending
+/// only with the context's waker registered, and polled again (with the latest waker) after
+/// a wake-up.
+template <class F>
+concept Future = requires(F& f, Context& cx) {
+  { f.poll(cx) };
+  requires detail::is_poll<decltype(f.poll(cx))>::value;
+};
+
+/// A poll-based stream (the model: weft/stream/stream.hpp): `Poll<std::optional<Item>>
+/// poll_next(Context&)`, Ready(item), Ready(nullopt) at the end, or Pending with the waker
+/// registered; optionally `SizeHint size_hint() const`.
+template <class S>
+concept Stream = requires(S& s, Context& cx) {
+  { s.poll_next(cx) };
+  requires detail::is_poll_of_optional<decltype(s.poll_next(cx))>::value;
+};
+
+static_assert(Future<PendingFuture<int>>);
 
 }  // namespace weft

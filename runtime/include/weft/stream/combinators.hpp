@@ -15,9 +15,7 @@
 
 #include "weft/stream/stream.hpp"
 
-namespace weft::stream {
-
-namespace detail {
+namespace weft::detail {
 /// A pending stage of a pipeline: `s | adaptor` calls fn(std::move(s)).
 template <class Fn>
 struct Adaptor {
@@ -31,7 +29,9 @@ template <class Fn>
 Adaptor<Fn> adaptor(Fn fn) {
   return {std::move(fn)};
 }
-}  // namespace detail
+}  // namespace weft::detail
+
+namespace weft::stream {
 
 template <Stream S, class F>
 class Map {
@@ -254,7 +254,7 @@ class Chain {
   [[nodiscard]] SizeHint size_hint() const {
     auto [la, ha] = a_.size_hint();
     auto [lb, hb] = b_.size_hint();
-    return {weft::detail::add_lower(la, lb), weft::detail::add_upper(ha, hb)};
+    return {detail::add_lower(la, lb), detail::add_upper(ha, hb)};
   }
 
  private:
@@ -304,7 +304,7 @@ class Zip {
     auto [la, ha] = weft::size_hint(a_);
     auto [lb, hb] = weft::size_hint(b_);
     std::size_t ba = ia_ ? 1 : 0, bb = ib_ ? 1 : 0;
-    using weft::detail::add_lower, weft::detail::add_upper;
+    using detail::add_lower, detail::add_upper;
     std::optional<std::size_t> a = add_upper(ha, ba), b = add_upper(hb, bb), hi;
     if (a && b) hi = std::min(*a, *b);
     else hi = a ? a : b;
@@ -372,7 +372,7 @@ class Merge {
   }
   [[nodiscard]] SizeHint size_hint() const {
     SizeHint h{0, std::size_t{0}};
-    std::apply([&](const auto&... s) { ((h = {weft::detail::add_lower(h.first, s.size_hint().first), weft::detail::add_upper(h.second, s.size_hint().second)}), ...); }, ss_);
+    std::apply([&](const auto&... s) { ((h = {detail::add_lower(h.first, s.size_hint().first), detail::add_upper(h.second, s.size_hint().second)}), ...); }, ss_);
     return h;
   }
 

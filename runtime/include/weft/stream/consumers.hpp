@@ -19,9 +19,7 @@
 #include "weft/stream/combinators.hpp"
 #include "weft/stream/stream.hpp"
 
-namespace weft::stream {
-
-namespace detail {
+namespace weft::detail {
 template <class X>
 struct is_task : std::false_type {};
 template <class T>
@@ -41,7 +39,9 @@ void add_to(C& c, V&& v) {
   if constexpr (requires { c.push_back(std::forward<V>(v)); }) c.push_back(std::forward<V>(v));
   else c.insert(std::forward<V>(v));
 }
-}  // namespace detail
+}  // namespace weft::detail
+
+namespace weft::stream {
 
 /// A future yielding every item of the stream in a container C.
 template <class C, Stream S>
@@ -175,7 +175,7 @@ class BufferUnordered {
   }
   [[nodiscard]] SizeHint size_hint() const {
     auto [lo, hi] = s_ended_ ? SizeHint{0, std::size_t{0}} : weft::size_hint(s_);
-    return {weft::detail::add_lower(lo, in_flight_.size()), weft::detail::add_upper(hi, in_flight_.size())};
+    return {detail::add_lower(lo, in_flight_.size()), detail::add_upper(hi, in_flight_.size())};
   }
 
  private:

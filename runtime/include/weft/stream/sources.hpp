@@ -147,8 +147,8 @@ class Generator {
     std::optional<T> item;
     std::exception_ptr error;
 
-    static void* operator new(std::size_t n) { return weft::detail::frame_alloc(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { weft::detail::frame_free(p, n); }
+    static void* operator new(std::size_t n) { return detail::frame_alloc(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { detail::frame_free(p, n); }
 
     Generator get_return_object() noexcept {
       return Generator(std::coroutine_handle<promise_type>::from_promise(*this));
@@ -164,7 +164,7 @@ class Generator {
     void unhandled_exception() noexcept { error = std::current_exception(); }
     template <class A>
     decltype(auto) await_transform(A&& a) {
-      return weft::detail::transform_await(std::forward<A>(a));
+      return detail::transform_await(std::forward<A>(a));
     }
   };
   using Item = T;
@@ -185,7 +185,7 @@ class Generator {
 
   Poll<std::optional<T>> poll_next(Context& cx) {
     if (!h_ || h_.done()) return std::optional<T>();
-    bool done = weft::detail::drive(h_, leaf_, cx);
+    bool done = detail::drive(h_, leaf_, cx);
     if (done) {
       if (auto e = h_.promise().error) {
         h_.promise().error = nullptr;
@@ -202,7 +202,7 @@ class Generator {
  private:
   explicit Generator(handle_type h) noexcept : h_(h) {}
   handle_type h_;
-  weft::detail::LeafBase* leaf_ = nullptr;
+  detail::LeafBase* leaf_ = nullptr;
 };
 
 }  // namespace weft::stream

@@ -24,12 +24,6 @@
 
 namespace weft {
 
-template <class S>
-concept Stream = requires(S& s, Context& cx) {
-  { s.poll_next(cx) };
-  requires detail::is_poll<decltype(s.poll_next(cx))>::value;
-};
-
 /// The item type of a stream.
 template <Stream S>
 using stream_item_t = typename decltype(std::declval<S&>().poll_next(std::declval<Context&>()))::value_type::value_type;

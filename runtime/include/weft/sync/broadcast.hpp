@@ -23,7 +23,7 @@
 // A receiver's waiter node is a heap node owned by the Receiver (tokio: by the Recv future),
 // so poll_recv works without a future (the Stream adaptor) and a Receiver stays movable.
 //
-// Invariants (all under `Shared::mu`):
+// Invariants (all under `detail::BroadcastShared::mu`):
 //   1. tail is the position of the next send. Slot i last held position `pos`, with
 //      pos % capacity == i; before its first write pos == i - capacity (mod 2^64: "a lap
 //      before 0"), so `slot.pos + capacity == p` means "position p not written yet".
@@ -148,13 +148,15 @@ using TryRecvResult = Result<T, TryRecvError>;
 template <class T>
 using StreamItem = Result<T, Lagged>;
 
-namespace detail {
+}  // namespace weft::broadcast
+
+namespace weft::detail {
 
 /// A receiver waiting for position `want`. Owned by its Receiver (a stable heap address);
-/// every field is guarded by Shared::mu.
-struct Waiter {
-  Waiter* prev = nullptr;
-  Waiter* next = nullptr;
+/// every field is guarded by BroadcastShared::mu.
+struct BroadcastWaiter {
+  BroadcastWaiter* prev = nullptr;
+  BroadcastWaiter* next = nullptr;
   bool linked = false;
   std::uint64_t want = 0;
   Waker waker;
@@ -197,25 +199,25 @@ class WakeList {
 };
 
 template <class T>
-struct Slot {
+struct BroadcastSlot {
   std::uint64_t pos = 0;  // the position last written here (invariant 1)
   std::size_t rem = 0;    // receivers still to read it (invariant 3)
   std::optional<T> val;
 };
 
 template <class T>
-struct Shared {
-  explicit Shared(std::size_t cap) : buffer(new Slot<T>[cap]), mask(cap - 1) {
+struct BroadcastShared {
+  explicit BroadcastShared(std::size_t cap) : buffer(new BroadcastSlot<T>[cap]), mask(cap - 1) {
     // Invariant 1: "a lap before 0", never written (unsigned wrap-around is intended).
     for (std::size_t i = 0; i < cap; ++i) buffer[i].pos = std::uint64_t{i} - std::uint64_t{cap};
   }
   [[nodiscard]] std::uint64_t capacity() const noexcept { return mask + 1; }
-  Slot<T>& slot(std::uint64_t pos) noexcept { return buffer[pos & mask]; }
+  BroadcastSlot<T>& slot(std::uint64_t pos) noexcept { return buffer[pos & mask]; }
 
   // Moves waiters for positions <= upto into `out` until it is full (invariant 4: they are
   // at the front). True if some may be left (the caller relocks and calls again).
   bool take_waiters_locked(std::uint64_t upto, WakeList& out) noexcept {
-    while (Waiter* w = waiters.front()) {
+    while (BroadcastWaiter* w = waiters.front()) {
       if (w->want > upto) return false;
       if (out.full()) return true;
       waiters.unlink(w);
@@ -235,18 +237,20 @@ struct Shared {
   }
 
   std::mutex mu;
-  std::unique_ptr<Slot<T>[]> buffer;  // guarded by mu
+  std::unique_ptr<BroadcastSlot<T>[]> buffer;  // guarded by mu
   const std::uint64_t mask;           // capacity - 1 (capacity is a power of two)
   std::uint64_t tail = 0;             // guarded by mu: the position of the next send
   std::size_t rx_count = 1;           // guarded by mu: live receivers
   bool closed = false;                // guarded by mu: the last sender is gone
-  weft::detail::IntrusiveList<Waiter> waiters;  // guarded by mu (invariant 4)
+  IntrusiveList<BroadcastWaiter> waiters;  // guarded by mu (invariant 4)
   // Live senders. Written by Sender copies and drops; read only by those RMWs, to elect
   // the last sender, which then sets `closed` under mu. Publishes nothing by itself.
   std::atomic<std::size_t> tx_count{1};
 };
 
-}  // namespace detail
+}  // namespace weft::detail
+
+namespace weft::broadcast {
 
 template <class T>
 class Sender;
@@ -293,7 +297,7 @@ class Sender {
       std::lock_guard l(s.mu);
       if (s.rx_count == 0) return SendResult<T>::err(SendError<T>{std::move(value)});
       pos = s.tail;
-      detail::Slot<T>& slot = s.slot(pos);
+      detail::BroadcastSlot<T>& slot = s.slot(pos);
       dead.swap(slot.val);  // engaged if some receiver never read it: it will see lagged
       slot.val.emplace(std::move(value));
       slot.pos = pos;
@@ -322,7 +326,7 @@ class Sender {
  private:
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
-  explicit Sender(std::shared_ptr<detail::Shared<T>> c) noexcept : c_(std::move(c)) {}
+  explicit Sender(std::shared_ptr<detail::BroadcastShared<T>> c) noexcept : c_(std::move(c)) {}
   void check() const {
     if (!c_) throw std::logic_error("weft::broadcast::Sender: used after being moved from");
   }
@@ -338,7 +342,7 @@ class Sender {
     }
     c_->wake_waiters(std::numeric_limits<std::uint64_t>::max(), batch, more);
   }
-  std::shared_ptr<detail::Shared<T>> c_;
+  std::shared_ptr<detail::BroadcastShared<T>> c_;
 };
 
 /// The receiving half. Move-only; each receiver reads every value sent after it was made
@@ -365,7 +369,7 @@ class Receiver {
   Poll<RecvResult<T>> poll_recv(Context& cx) {
     check();
     if (!coop::poll_proceed(cx)) return pending;
-    if (!waiter_) waiter_ = std::make_unique<detail::Waiter>();  // allocated outside the lock
+    if (!waiter_) waiter_ = std::make_unique<detail::BroadcastWaiter>();  // allocated outside the lock
     // Destroyed after the lock is released (declared before it is taken).
     std::optional<T> dead;
     Waker dropped;
@@ -465,9 +469,9 @@ class Receiver {
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
   enum class Step { value, empty, closed, lagged };
 
-  Receiver(std::shared_ptr<detail::Shared<T>> s, std::uint64_t next) noexcept
+  Receiver(std::shared_ptr<detail::BroadcastShared<T>> s, std::uint64_t next) noexcept
       : s_(std::move(s)), next_(next) {}
-  static Receiver subscribe_to(const std::shared_ptr<detail::Shared<T>>& s) {
+  static Receiver subscribe_to(const std::shared_ptr<detail::BroadcastShared<T>>& s) {
     std::lock_guard l(s->mu);
     ++s->rx_count;
     return Receiver(s, s->tail);
@@ -481,8 +485,8 @@ class Receiver {
   // or reports empty / closed; or, if the value was overwritten, moves next_ to the oldest
   // value held and reports how many were skipped. If copying throws, nothing has changed.
   Step step_locked(std::optional<T>& out, std::optional<T>& dead, std::uint64_t& skipped) {
-    detail::Shared<T>& s = *s_;
-    detail::Slot<T>& slot = s.slot(next_);
+    detail::BroadcastShared<T>& s = *s_;
+    detail::BroadcastSlot<T>& slot = s.slot(next_);
     if (slot.pos != next_) {
       if (slot.pos + s.capacity() == next_) return s.closed ? Step::closed : Step::empty;  // next_ == tail
       // Overwritten (invariant 2): tail - capacity > next_, so skipped >= 1.
@@ -498,7 +502,7 @@ class Receiver {
   }
   // Under mu: waits for next_ (== tail) with cx's waker; a replaced waker goes to `dropped`.
   void register_locked(Context& cx, Waker& dropped) {
-    detail::Waiter& w = *waiter_;
+    detail::BroadcastWaiter& w = *waiter_;
     if (w.linked) {
       // Still waiting for the same position (next_ only moves on a result, which unlinks).
       if (!w.waker.will_wake(cx.waker())) dropped = std::exchange(w.waker, cx.waker());
@@ -527,7 +531,7 @@ class Receiver {
   // acquisition per value (as tokio), so no allocation is needed.
   void drop() noexcept {
     if (!s_) return;
-    detail::Shared<T>& s = *s_;
+    detail::BroadcastShared<T>& s = *s_;
     std::uint64_t until;
     {
       Waker dropped;  // dropped after the lock is released (declared before it)
@@ -539,7 +543,7 @@ class Receiver {
     while (next_ < until) {
       std::optional<T> dead;  // destroyed after the lock is released
       std::lock_guard l(s.mu);
-      detail::Slot<T>& slot = s.slot(next_);
+      detail::BroadcastSlot<T>& slot = s.slot(next_);
       if (slot.pos != next_) {
         // Overwritten meanwhile (invariant 2; next_ < tail, so it was written): the values
         // from tail - capacity on still count this receiver if sent before `until`.
@@ -553,9 +557,9 @@ class Receiver {
     s_.reset();
   }
 
-  std::shared_ptr<detail::Shared<T>> s_;
+  std::shared_ptr<detail::BroadcastShared<T>> s_;
   std::uint64_t next_ = 0;  // the position this receiver reads next (invariant 2)
-  std::unique_ptr<detail::Waiter> waiter_;  // allocated on first poll_recv
+  std::unique_ptr<detail::BroadcastWaiter> waiter_;  // allocated on first poll_recv
 };
 
 /// A Receiver as a Stream (tokio-stream's BroadcastStream): items are StreamItem<T>, a
@@ -605,7 +609,7 @@ std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
   if (capacity == 0) throw std::invalid_argument("weft::broadcast::channel: capacity must be at least 1");
   if (capacity > (std::numeric_limits<std::size_t>::max() >> 1) + 1)
     throw std::invalid_argument("weft::broadcast::channel: capacity too large");
-  auto s = std::make_shared<detail::Shared<T>>(std::bit_ceil(capacity));
+  auto s = std::make_shared<detail::BroadcastShared<T>>(std::bit_ceil(capacity));
   return {Sender<T>(s), Receiver<T>(s, 0)};
 }
 

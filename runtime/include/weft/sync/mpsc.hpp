@@ -70,16 +70,18 @@ using SendResult = Result<void, SendError<T>>;
 template <class T>
 using TrySendResult = Result<void, TrySendError<T>>;
 
-namespace detail {
+}  // namespace weft::mpsc
+
+namespace weft::detail {
 /// The shared channel. Its lifetime: `refs` counts the receiver and one reference held by
 /// all sender-likes together (senders, pending sends, permits: counted in `tx_count`), so
 /// making a sender costs one atomic increment.
 template <class T>
-struct Chan {
-  explicit Chan(std::size_t cap) : capacity(cap) {
+struct MpscChan {
+  explicit MpscChan(std::size_t cap) : capacity(cap) {
     if (cap > 0) sem.emplace(cap);
   }
-  weft::detail::MpscQueue<T> queue;
+  MpscQueue<T> queue;
   // rx_waker and state share a line: every send touches both, and so does the receiver.
   AtomicWaker rx_waker;
   std::atomic<std::size_t> refs{2};  // the receiver + the sender-likes (while tx_count > 0)
@@ -95,7 +97,7 @@ struct Chan {
   const std::size_t capacity;    // 0: unbounded
   // Live sender-likes; 0 is final. Every bounded send changes it (its future is a sender),
   // so it has a line of its own: the receiver never reads it (it reads TX_GONE in `state`).
-  weft::detail::cache_padded<std::atomic<std::size_t>> tx_count{{1}};
+  cache_padded<std::atomic<std::size_t>> tx_count{{1}};
 
   static constexpr std::uint64_t CLOSED = 1;
   static constexpr std::uint64_t TX_GONE = 2;
@@ -163,31 +165,33 @@ struct Chan {
   }
 };
 
-/// One counted sender-like reference to a channel (see Chan).
+/// One counted sender-like reference to a channel (see MpscChan).
 template <class T>
-class TxRef {
+class MpscTxRef {
  public:
-  TxRef() noexcept = default;
-  explicit TxRef(Chan<T>* c) noexcept : c_(c) {}  // adopts tx_count's initial 1
-  TxRef(const TxRef& o) noexcept : c_(o.c_) {
+  MpscTxRef() noexcept = default;
+  explicit MpscTxRef(MpscChan<T>* c) noexcept : c_(c) {}  // adopts tx_count's initial 1
+  MpscTxRef(const MpscTxRef& o) noexcept : c_(o.c_) {
     if (c_) c_->tx_inc();
   }
-  TxRef(TxRef&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-  TxRef& operator=(TxRef o) noexcept {
+  MpscTxRef(MpscTxRef&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  MpscTxRef& operator=(MpscTxRef o) noexcept {
     std::swap(c_, o.c_);
     return *this;
   }
-  ~TxRef() {
+  ~MpscTxRef() {
     if (c_) c_->tx_dec();
   }
-  Chan<T>* get() const noexcept { return c_; }
-  Chan<T>* operator->() const noexcept { return c_; }
+  MpscChan<T>* get() const noexcept { return c_; }
+  MpscChan<T>* operator->() const noexcept { return c_; }
   explicit operator bool() const noexcept { return c_ != nullptr; }
 
  private:
-  Chan<T>* c_ = nullptr;
+  MpscChan<T>* c_ = nullptr;
 };
-}  // namespace detail
+}  // namespace weft::detail
+
+namespace weft::mpsc {
 
 template <class T>
 class Receiver;
@@ -221,7 +225,7 @@ class [[nodiscard]] Permit {
   /// closed or was dropped since the reservation. Consumes the permit.
   SendResult<T> send(T v) && {
     if (!tx_) throw std::logic_error("weft::mpsc::Permit: send on a used or moved-from permit");
-    detail::TxRef<T> tx = std::move(tx_);
+    detail::MpscTxRef<T> tx = std::move(tx_);
     if (auto back = tx->push(std::move(v))) {
       tx->sem->release(1);
       return Err(SendError<T>{std::move(*back)});
@@ -232,14 +236,14 @@ class [[nodiscard]] Permit {
  private:
   template <class, bool>
   friend class BasicSender;
-  explicit Permit(detail::TxRef<T> tx) noexcept : tx_(std::move(tx)) {}
+  explicit Permit(detail::MpscTxRef<T> tx) noexcept : tx_(std::move(tx)) {}
   void release() noexcept {
     if (tx_) {
       tx_->sem->release(1);
-      tx_ = detail::TxRef<T>();
+      tx_ = detail::MpscTxRef<T>();
     }
   }
-  detail::TxRef<T> tx_;
+  detail::MpscTxRef<T> tx_;
 };
 
 /// A sender. Copyable; the receiver ends when the last copy (and every pending send and
@@ -292,9 +296,9 @@ class BasicSender {
   SendResult<T> blocking_send(T v)
     requires Bounded
   {
-    weft::detail::check_blocking_allowed("weft::mpsc::Sender::blocking_send");
+    detail::check_blocking_allowed("weft::mpsc::Sender::blocking_send");
     auto f = send(std::move(v));
-    return weft::detail::block_thread_on(f).take();
+    return detail::block_thread_on(f).take();
   }
 
   /// `co_await tx.reserve()`: waits for room and yields a Permit for it, or
@@ -340,7 +344,7 @@ class BasicSender {
   friend std::pair<UnboundedSender<U>, Receiver<U>> unbounded_channel();
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
-  explicit BasicSender(detail::TxRef<T> tx) noexcept : tx_(std::move(tx)) {}
+  explicit BasicSender(detail::MpscTxRef<T> tx) noexcept : tx_(std::move(tx)) {}
   void check() const {
     if (!tx_) throw std::logic_error("weft::mpsc::Sender: used after being moved from");
   }
@@ -348,7 +352,7 @@ class BasicSender {
   // A pending send holds its own sender reference (see the lifecycle note at the top).
   class [[nodiscard]] SendFuture {
    public:
-    SendFuture(const detail::TxRef<T>& tx, T v) : tx_(tx), v_(std::move(v)) { acquire_.emplace(tx_->sem->acquire()); }
+    SendFuture(const detail::MpscTxRef<T>& tx, T v) : tx_(tx), v_(std::move(v)) { acquire_.emplace(tx_->sem->acquire()); }
     SendFuture(SendFuture&&) = default;  // only before the first poll
     Poll<SendResult<T>> poll(Context& cx) {
       if (!v_) throw std::logic_error("weft::mpsc::Sender::send polled after completion");
@@ -366,24 +370,24 @@ class BasicSender {
    private:
     Poll<SendResult<T>> finish(std::optional<T> back) {
       v_.reset();
-      tx_ = detail::TxRef<T>();  // no longer a sender
+      tx_ = detail::MpscTxRef<T>();  // no longer a sender
       if (back) return SendResult<T>(Err(SendError<T>{std::move(*back)}));
       return SendResult<T>();
     }
-    detail::TxRef<T> tx_;
+    detail::MpscTxRef<T> tx_;
     std::optional<T> v_;
     std::optional<Semaphore::Acquire> acquire_;
   };
 
   class [[nodiscard]] ReserveFuture {
    public:
-    explicit ReserveFuture(const detail::TxRef<T>& tx) : tx_(tx), acquire_(tx_->sem->acquire()) {}
+    explicit ReserveFuture(const detail::MpscTxRef<T>& tx) : tx_(tx), acquire_(tx_->sem->acquire()) {}
     ReserveFuture(ReserveFuture&&) = default;  // only before the first poll
     Poll<Result<Permit<T>, ReserveError>> poll(Context& cx) {
       if (!tx_) throw std::logic_error("weft::mpsc::Sender::reserve polled after completion");
       auto p = acquire_.poll(cx);
       if (p.is_pending()) return pending;
-      detail::TxRef<T> tx = std::move(tx_);
+      detail::MpscTxRef<T> tx = std::move(tx_);
       if (*p == Semaphore::AcquireResult::closed) return Result<Permit<T>, ReserveError>(Err(ReserveError::closed));
       if (tx->closed()) {
         tx->sem->release(1);
@@ -393,11 +397,11 @@ class BasicSender {
     }
 
    private:
-    detail::TxRef<T> tx_;
+    detail::MpscTxRef<T> tx_;
     Semaphore::Acquire acquire_;
   };
 
-  detail::TxRef<T> tx_;
+  detail::MpscTxRef<T> tx_;
 };
 
 /// The receiving half; also a Stream of T (poll_next).
@@ -452,9 +456,9 @@ class Receiver {
   /// Receives on a thread outside every runtime, blocking it until a value or the end.
   /// Throws std::logic_error on a runtime's thread.
   std::optional<T> blocking_recv() {
-    weft::detail::check_blocking_allowed("weft::mpsc::Receiver::blocking_recv");
+    detail::check_blocking_allowed("weft::mpsc::Receiver::blocking_recv");
     auto f = recv();
-    return weft::detail::block_thread_on(f).take();
+    return detail::block_thread_on(f).take();
   }
 
   /// Never waits.
@@ -464,13 +468,13 @@ class Receiver {
       const bool in_flight = c_->sends_in_flight();  // before the pop: see final_check
       std::optional<T> out;
       switch (c_->queue.pop(out)) {
-        case weft::detail::MpscQueue<T>::Pop::value:
+        case detail::MpscQueue<T>::Pop::value:
           if (c_->sem) c_->sem->release(1);
           return out;
-        case weft::detail::MpscQueue<T>::Pop::inconsistent:
+        case detail::MpscQueue<T>::Pop::inconsistent:
           std::this_thread::yield();  // a sender is mid-push; its value is about to appear
           continue;
-        case weft::detail::MpscQueue<T>::Pop::empty:
+        case detail::MpscQueue<T>::Pop::empty:
           if (why)
             *why = finished() && !in_flight ? TryRecvError::disconnected : TryRecvError::empty;
           return std::nullopt;
@@ -500,14 +504,14 @@ class Receiver {
   friend std::pair<UnboundedSender<U>, Receiver<U>> unbounded_channel();
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(std::size_t);
-  explicit Receiver(detail::Chan<T>* c) noexcept : c_(c) {}
+  explicit Receiver(detail::MpscChan<T>* c) noexcept : c_(c) {}
   void check() const {
     if (!c_) throw std::logic_error("weft::mpsc::Receiver: used after being moved from");
   }
   bool finished() const noexcept { return c_->finished(); }
   std::optional<T> try_pop() {
     std::optional<T> out;
-    if (c_->queue.pop(out) == weft::detail::MpscQueue<T>::Pop::value) {
+    if (c_->queue.pop(out) == detail::MpscQueue<T>::Pop::value) {
       if (c_->sem) c_->sem->release(1);
     }
     return out;
@@ -522,11 +526,11 @@ class Receiver {
       const bool in_flight = c_->sends_in_flight();
       std::optional<T> out;
       auto r = c_->queue.pop(out);
-      if (r == weft::detail::MpscQueue<T>::Pop::value) {
+      if (r == detail::MpscQueue<T>::Pop::value) {
         if (c_->sem) c_->sem->release(1);
         return out;
       }
-      if (r == weft::detail::MpscQueue<T>::Pop::empty && !in_flight) return std::nullopt;
+      if (r == detail::MpscQueue<T>::Pop::empty && !in_flight) return std::nullopt;
       std::this_thread::yield();
     }
   }
@@ -542,7 +546,7 @@ class Receiver {
     }
     std::exchange(c_, nullptr)->ref_dec();
   }
-  detail::Chan<T>* c_;
+  detail::MpscChan<T>* c_;
 };
 
 template <class T>
@@ -550,16 +554,16 @@ using UnboundedReceiver = Receiver<T>;
 
 template <class T>
 std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
-  auto* c = new detail::Chan<T>(0);
-  return {UnboundedSender<T>(detail::TxRef<T>(c)), Receiver<T>(c)};
+  auto* c = new detail::MpscChan<T>(0);
+  return {UnboundedSender<T>(detail::MpscTxRef<T>(c)), Receiver<T>(c)};
 }
 
 /// A bounded channel holding at most `capacity` queued values. capacity 0 is rejected.
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
   if (capacity == 0) throw std::invalid_argument("weft::mpsc::channel: capacity must be at least 1");
-  auto* c = new detail::Chan<T>(capacity);
-  return {Sender<T>(detail::TxRef<T>(c)), Receiver<T>(c)};
+  auto* c = new detail::MpscChan<T>(capacity);
+  return {Sender<T>(detail::MpscTxRef<T>(c)), Receiver<T>(c)};
 }
 
 }  // namespace weft::mpsc

@@ -2,7 +2,7 @@
 // oneshot::channel<T>(): send one value from one task to another. Lock-free; after tokio's
 // sync/oneshot.rs.
 //
-// State word bits (`Inner::state`):
+// State word bits (`detail::OneshotInner::state`):
 //   RX_TASK_SET  rx_waker holds the receiver's waker and belongs to the sender side.
 //   VALUE_SENT   the sender finished: the value slot is written (or stays empty when the
 //                sender was dropped unsent). Terminal for the sender.
@@ -35,14 +35,18 @@ struct RecvError : std::runtime_error {
 
 enum class TryRecvError { empty, closed };
 
-namespace detail {
-inline constexpr unsigned RX_TASK_SET = 1;
-inline constexpr unsigned VALUE_SENT = 2;
-inline constexpr unsigned CLOSED = 4;
-inline constexpr unsigned TX_TASK_SET = 8;
+}  // namespace weft::oneshot
 
+namespace weft::detail {
+
+/// The shared state of a oneshot channel (see the top of oneshot.hpp).
 template <class T>
-struct Inner {
+struct OneshotInner {
+  static constexpr unsigned RX_TASK_SET = 1;
+  static constexpr unsigned VALUE_SENT = 2;
+  static constexpr unsigned CLOSED = 4;
+  static constexpr unsigned TX_TASK_SET = 8;
+
   std::atomic<unsigned> state{0};
   std::optional<T> value;
   Waker rx_waker;
@@ -77,13 +81,18 @@ struct Inner {
     }
   }
 };
-}  // namespace detail
+
+}  // namespace weft::detail
+
+namespace weft::oneshot {
 
 template <class T>
 class Receiver;
 
 template <class T>
 class Sender {
+  using Inner = detail::OneshotInner<T>;
+
  public:
   Sender(Sender&&) noexcept = default;
   Sender& operator=(Sender&& o) noexcept {
@@ -103,32 +112,32 @@ class Sender {
     auto inner = std::move(inner_);
     inner->value.emplace(std::move(value));
     unsigned prev = inner->set_complete();
-    if (prev & detail::CLOSED) {
+    if (prev & Inner::CLOSED) {
       T back = std::move(*inner->value);
       inner->value.reset();
       return Err<T>(std::move(back));
     }
-    if (prev & detail::RX_TASK_SET) inner->rx_waker.wake_by_ref();
+    if (prev & Inner::RX_TASK_SET) inner->rx_waker.wake_by_ref();
     return {};
   }
 
   /// True once the receiver is dropped or closed.
   [[nodiscard]] bool is_closed() const noexcept {
-    return !inner_ || (inner_->state.load(std::memory_order_acquire) & detail::CLOSED);
+    return !inner_ || (inner_->state.load(std::memory_order_acquire) & Inner::CLOSED);
   }
 
   /// Ready once the receiver is dropped or closed.
   Poll<void> poll_closed(Context& cx) {
     if (!inner_) return ready();
     unsigned s = inner_->state.load(std::memory_order_acquire);
-    if (s & detail::CLOSED) return ready();
-    if (s & detail::TX_TASK_SET) {
+    if (s & Inner::CLOSED) return ready();
+    if (s & Inner::TX_TASK_SET) {
       if (inner_->tx_waker.will_wake(cx.waker())) return pending;
-      if (!inner_->unset_bit(detail::TX_TASK_SET, detail::CLOSED)) return ready();
+      if (!inner_->unset_bit(Inner::TX_TASK_SET, Inner::CLOSED)) return ready();
     }
     inner_->tx_waker = cx.waker();
-    s = inner_->set_bit(detail::TX_TASK_SET);
-    if (s & detail::CLOSED) return ready();
+    s = inner_->set_bit(Inner::TX_TASK_SET);
+    if (s & Inner::CLOSED) return ready();
     return pending;
   }
   /// A future that is ready when the receiver is gone (cancel safe).
@@ -143,21 +152,21 @@ class Sender {
  private:
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel();
-  explicit Sender(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
+  explicit Sender(std::shared_ptr<Inner> i) noexcept : inner_(std::move(i)) {}
   void drop() noexcept {
     if (!inner_) return;
     take_back_tx_waker();
     // Dropped unsent: complete with an empty slot so the receiver sees RecvError.
     unsigned prev = inner_->set_complete();
-    if (!(prev & detail::CLOSED) && (prev & detail::RX_TASK_SET)) inner_->rx_waker.wake_by_ref();
+    if (!(prev & Inner::CLOSED) && (prev & Inner::RX_TASK_SET)) inner_->rx_waker.wake_by_ref();
     inner_.reset();
   }
   // A closed() waker left in the channel would keep its task alive as long as the receiver
   // lives: take it back (the slot is ours again once TX_TASK_SET is cleared).
   void take_back_tx_waker() noexcept {
-    if (inner_->unset_bit(detail::TX_TASK_SET, detail::CLOSED)) inner_->tx_waker = Waker();
+    if (inner_->unset_bit(Inner::TX_TASK_SET, Inner::CLOSED)) inner_->tx_waker = Waker();
   }
-  std::shared_ptr<detail::Inner<T>> inner_;
+  std::shared_ptr<Inner> inner_;
 };
 
 /// The receiving half; a leaf future yielding T, or throwing RecvError when the sender was
@@ -165,6 +174,8 @@ class Sender {
 /// the channel until the receiver itself is dropped).
 template <class T>
 class Receiver {
+  using Inner = detail::OneshotInner<T>;
+
  public:
   Receiver(Receiver&&) noexcept = default;
   Receiver& operator=(Receiver&& o) noexcept {
@@ -185,15 +196,15 @@ class Receiver {
       throw std::logic_error("weft::oneshot::Receiver: polled after completion (its outcome was already taken)");
     if (!coop::poll_proceed(cx)) return pending;
     unsigned s = inner_->state.load(std::memory_order_acquire);
-    if (!(s & (detail::VALUE_SENT | detail::CLOSED))) {
-      if (s & detail::RX_TASK_SET) {
+    if (!(s & (Inner::VALUE_SENT | Inner::CLOSED))) {
+      if (s & Inner::RX_TASK_SET) {
         if (inner_->rx_waker.will_wake(cx.waker())) return pending;
-        if (!inner_->unset_bit(detail::RX_TASK_SET, detail::VALUE_SENT))
+        if (!inner_->unset_bit(Inner::RX_TASK_SET, Inner::VALUE_SENT))
           return finish(inner_->state.load(std::memory_order_acquire));  // pairs with set_complete
       }
       inner_->rx_waker = cx.waker();
-      s = inner_->set_bit(detail::RX_TASK_SET);
-      if (!(s & (detail::VALUE_SENT | detail::CLOSED))) return pending;
+      s = inner_->set_bit(Inner::RX_TASK_SET);
+      if (!(s & (Inner::VALUE_SENT | Inner::CLOSED))) return pending;
     }
     return finish(s);
   }
@@ -209,14 +220,14 @@ class Receiver {
     }
     // Acquire: pairs with the sender's set_complete (the value slot is written).
     unsigned s = inner_->state.load(std::memory_order_acquire);
-    if (s & detail::VALUE_SENT) {
+    if (s & Inner::VALUE_SENT) {
       std::optional<T> v = std::move(inner_->value);
       inner_->value.reset();
       drop();
       if (!v && why) *why = TryRecvError::closed;
       return v;
     }
-    if (s & detail::CLOSED) {
+    if (s & Inner::CLOSED) {
       drop();
       if (why) *why = TryRecvError::closed;
       return std::nullopt;
@@ -229,13 +240,13 @@ class Receiver {
   void close() noexcept {
     if (!inner_) return;
     unsigned prev = inner_->set_closed();
-    if ((prev & detail::TX_TASK_SET) && !(prev & detail::VALUE_SENT)) inner_->tx_waker.wake_by_ref();
+    if ((prev & Inner::TX_TASK_SET) && !(prev & Inner::VALUE_SENT)) inner_->tx_waker.wake_by_ref();
   }
 
  private:
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel();
-  explicit Receiver(std::shared_ptr<detail::Inner<T>> i) noexcept : inner_(std::move(i)) {}
+  explicit Receiver(std::shared_ptr<Inner> i) noexcept : inner_(std::move(i)) {}
   // `s` was observed with acquire and has VALUE_SENT or CLOSED.
   Poll<T> finish(unsigned s) {
     coop::made_progress();
@@ -243,7 +254,7 @@ class Receiver {
     // VALUE_SENT: the slot is ours (empty if the sender was dropped unsent). CLOSED without
     // VALUE_SENT: the sender may be writing the slot right now only to take it back; do
     // not touch it, there will never be a value.
-    if ((s & detail::VALUE_SENT) && inner->value) {
+    if ((s & Inner::VALUE_SENT) && inner->value) {
       T v = std::move(*inner->value);
       inner->value.reset();
       return v;
@@ -255,16 +266,16 @@ class Receiver {
     // Take our waker back, so the sender does not keep it (and the task it names) alive: the
     // slot is ours again once RX_TASK_SET is cleared (not possible after VALUE_SENT, when the
     // sender may be using it; the channel then goes when the sender is done).
-    if (inner_->unset_bit(detail::RX_TASK_SET, detail::VALUE_SENT)) inner_->rx_waker = Waker();
+    if (inner_->unset_bit(Inner::RX_TASK_SET, Inner::VALUE_SENT)) inner_->rx_waker = Waker();
     close();
     inner_.reset();
   }
-  std::shared_ptr<detail::Inner<T>> inner_;
+  std::shared_ptr<Inner> inner_;
 };
 
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel() {
-  auto inner = std::make_shared<detail::Inner<T>>();
+  auto inner = std::make_shared<detail::OneshotInner<T>>();
   return {Sender<T>(inner), Receiver<T>(inner)};
 }
 

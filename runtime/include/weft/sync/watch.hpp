@@ -8,7 +8,8 @@
 //   tx.send_modify([](Config& c) { c.limit = 10; });
 //   while ((co_await rx.changed()).is_ok()) use(*rx.borrow_and_update());
 //
-// Design (tokio's): the value sits under a std::shared_mutex; `Shared::state` is one word
+// Design (tokio's): the value sits under a std::shared_mutex; the state word
+// (`detail::WatchShared::state`) is
 //   bit 0    CLOSED: the sender is gone (set once, never cleared);
 //   bits 1.. the version, incremented (by VERSION_STEP) by every send, under the write lock.
 // Each receiver remembers the version it last saw (copies of a receiver each have their
@@ -63,13 +64,17 @@ struct SendError {
   T value;
 };
 
-namespace detail {
-inline constexpr std::uint64_t CLOSED = 1;
-inline constexpr std::uint64_t VERSION_STEP = 2;
+}  // namespace weft::watch
 
+namespace weft::detail {
+
+/// The shared state of a watch channel (see the top of watch.hpp).
 template <class T>
-struct Shared {
-  explicit Shared(T v) : value(std::move(v)) {}
+struct WatchShared {
+  static constexpr std::uint64_t CLOSED = 1;
+  static constexpr std::uint64_t VERSION_STEP = 2;
+
+  explicit WatchShared(T v) : value(std::move(v)) {}
 
   std::shared_mutex mu;
   T value;  // guarded by mu
@@ -103,7 +108,10 @@ struct Shared {
     return rx_count.load(std::memory_order_relaxed);
   }
 };
-}  // namespace detail
+
+}  // namespace weft::detail
+
+namespace weft::watch {
 
 /// Read access to the channel's value: holds a shared lock until destroyed. Must not be held
 /// across a co_await or while the same thread sends (see the top of this file).
@@ -142,6 +150,8 @@ std::pair<Sender<T>, Receiver<T>> channel(T initial);
 /// receivers wake up and see RecvError once they have seen the last value.
 template <class T>
 class Sender {
+  using Shared = detail::WatchShared<T>;
+
  public:
   Sender(Sender&&) noexcept = default;
   Sender& operator=(Sender&& o) noexcept {
@@ -209,9 +219,9 @@ class Sender {
   /// A new receiver that has seen the current value.
   [[nodiscard]] Receiver<T> subscribe() const {
     check();
-    // Relaxed: a count, publishing nothing (see Shared::rx_count).
+    // Relaxed: a count, publishing nothing (see WatchShared::rx_count).
     s_->rx_count.fetch_add(1, std::memory_order_relaxed);
-    return Receiver<T>(s_, s_->load() & ~detail::CLOSED);
+    return Receiver<T>(s_, s_->load() & ~Shared::CLOSED);
   }
   [[nodiscard]] std::size_t receiver_count() const {
     check();
@@ -222,7 +232,7 @@ class Sender {
 
   class [[nodiscard]] Closed {
    public:
-    explicit Closed(std::shared_ptr<detail::Shared<T>> s) noexcept : s_(std::move(s)) {}
+    explicit Closed(std::shared_ptr<Shared> s) noexcept : s_(std::move(s)) {}
     Closed(Closed&&) = default;  // only before the first poll (its Notified is then linked)
     Closed& operator=(Closed&&) = delete;
 
@@ -244,7 +254,7 @@ class Sender {
     }
 
    private:
-    std::shared_ptr<detail::Shared<T>> s_;
+    std::shared_ptr<Shared> s_;
     std::optional<Notify::Notified> notified_;
   };
   /// Ready once every receiver is gone (immediately if none is alive). Cancel safe.
@@ -256,7 +266,7 @@ class Sender {
  private:
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(U);
-  explicit Sender(std::shared_ptr<detail::Shared<T>> s) noexcept : s_(std::move(s)) {}
+  explicit Sender(std::shared_ptr<Shared> s) noexcept : s_(std::move(s)) {}
   void check() const {
     if (!s_) throw std::logic_error("weft::watch::Sender: used after being moved from");
   }
@@ -266,13 +276,15 @@ class Sender {
     s_->notify_rx.notify_waiters();
     s_.reset();
   }
-  std::shared_ptr<detail::Shared<T>> s_;
+  std::shared_ptr<Shared> s_;
 };
 
 /// The receiving half. Copyable: each copy has its own seen version (a copy has seen what
 /// its original had seen).
 template <class T>
 class Receiver {
+  using Shared = detail::WatchShared<T>;
+
  public:
   Receiver(const Receiver& o) noexcept : s_(o.s_), version_(o.version_) {
     // Relaxed: a new receiver made from a live one; publishes nothing.
@@ -295,14 +307,14 @@ class Receiver {
     check();
     std::shared_lock l(s_->mu);
     // Under the read lock the version matches the value (sends move it under the write lock).
-    std::uint64_t v = s_->load() & ~detail::CLOSED;
+    std::uint64_t v = s_->load() & ~Shared::CLOSED;
     return Ref<T>(std::move(l), s_->value, v != version_);
   }
   /// Read access to the current value, marking it seen (a pending change is consumed).
   [[nodiscard]] Ref<T> borrow_and_update() {
     check();
     std::shared_lock l(s_->mu);
-    std::uint64_t v = s_->load() & ~detail::CLOSED;
+    std::uint64_t v = s_->load() & ~Shared::CLOSED;
     bool changed = v != version_;
     version_ = v;
     return Ref<T>(std::move(l), s_->value, changed);
@@ -314,8 +326,8 @@ class Receiver {
   [[nodiscard]] Result<bool, RecvError> has_changed() const {
     check();
     std::uint64_t st = s_->load();
-    if (st & detail::CLOSED) return Result<bool, RecvError>::err(RecvError{});
-    return Result<bool, RecvError>::ok((st & ~detail::CLOSED) != version_);
+    if (st & Shared::CLOSED) return Result<bool, RecvError>::err(RecvError{});
+    return Result<bool, RecvError>::ok((st & ~Shared::CLOSED) != version_);
   }
 
   class [[nodiscard]] Changed {
@@ -367,7 +379,7 @@ class Receiver {
   friend class Sender<T>;
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel(U);
-  Receiver(std::shared_ptr<detail::Shared<T>> s, std::uint64_t version) noexcept
+  Receiver(std::shared_ptr<Shared> s, std::uint64_t version) noexcept
       : s_(std::move(s)), version_(version) {}
   void check() const {
     if (!s_) throw std::logic_error("weft::watch::Receiver: used after being moved from");
@@ -375,23 +387,23 @@ class Receiver {
   // A newer version (marked seen), closed, or nothing to report yet.
   std::optional<Result<void, RecvError>> maybe_changed() noexcept {
     std::uint64_t st = s_->load();
-    std::uint64_t v = st & ~detail::CLOSED;
+    std::uint64_t v = st & ~Shared::CLOSED;
     if (v != version_) {
       version_ = v;
       return Result<void, RecvError>::ok();
     }
-    if (st & detail::CLOSED) return Result<void, RecvError>::err(RecvError{});
+    if (st & Shared::CLOSED) return Result<void, RecvError>::err(RecvError{});
     return std::nullopt;
   }
 
-  std::shared_ptr<detail::Shared<T>> s_;
+  std::shared_ptr<Shared> s_;
   std::uint64_t version_;  // the version this receiver has seen (without the CLOSED bit)
 };
 
 /// A channel holding `initial`, seen by the first receiver.
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(T initial) {
-  auto s = std::make_shared<detail::Shared<T>>(std::move(initial));
+  auto s = std::make_shared<detail::WatchShared<T>>(std::move(initial));
   return {Sender<T>(s), Receiver<T>(s, 0)};
 }
 
