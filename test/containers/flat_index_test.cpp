@@ -1,4 +1,4 @@
-// FlatIndex (containers/include/weft/detail/flat_index.hpp): a randomized differential test
+// FlatIndex (containers/include/weft/containers/flat_index.hpp): a randomized differential test
 // against std::map with deliberately colliding hashes, so that probe clusters wrap around
 // the table and deletions shift cells back.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <map>
 #include <random>
 
-#include "weft/detail/flat_index.hpp"
+#include "weft/containers/flat_index.hpp"
 
 namespace {
 using weft::detail::FlatIndex;

@@ -5,7 +5,7 @@
 // whose result is then never reported.
 //
 // Complexity: spawn, abort(key), contains_key, contains_task O(1) expected; join_next O(1)
-// per result (completions arrive through a lock-free queue, detail/join_core.hpp);
+// per result (completions arrive through a lock-free queue, containers/join_core.hpp);
 // abort_matching, abort_all, detach_all, keys O(n).
 // Keys of completed-but-unjoined tasks stay listed (keys(), contains_key) until joined.
 // contains_key accepts any type comparable with K when Hash and KeyEqual are transparent
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "weft/coop.hpp"
-#include "weft/detail/join_core.hpp"
+#include "weft/containers/join_core.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft {

@@ -3,7 +3,7 @@
 // (tokio::task::JoinSet).
 //
 // Complexity: spawn O(1) amortized; join_next O(1) per result (completed tasks are pushed
-// onto a lock-free queue by the worker that completes them; see detail/join_core.hpp);
+// onto a lock-free queue by the worker that completes them; see containers/join_core.hpp);
 // abort_all / detach_all O(n).
 // Destroying the set aborts every task it still holds. Movable (the tasks move along).
 // Cancel safety: join_next is cancel safe (a result is removed only when it is returned).
@@ -13,7 +13,7 @@
 #include <variant>
 
 #include "weft/coop.hpp"
-#include "weft/detail/join_core.hpp"
+#include "weft/containers/join_core.hpp"
 #include "weft/runtime.hpp"
 
 namespace weft {

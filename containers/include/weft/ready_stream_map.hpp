@@ -1,7 +1,7 @@
 #pragma once
 // ReadyStreamMap<K, S>: a StreamMap whose poll touches only the streams that are ready.
 //
-// Each entry gets its own waker (detail/ready_queue.hpp). Waking it sets the entry's
+// Each entry gets its own waker (containers/ready_queue.hpp). Waking it sets the entry's
 // `queued` flag and, only on the false->true edge, pushes the entry onto a lock-free ready
 // queue (wakes come from any thread) and wakes the map's task. The map also keeps a local
 // run list (owner only, no atomics) of entries it knows to be ready: new entries, and
@@ -20,7 +20,7 @@
 // during or after the poll queues it again.
 //
 // Complexity: insert, remove, contains_key O(1) expected (a flat hash index from key to
-// slot, detail/flat_index.hpp, and a free list of slots); poll_next O(1) per ready entry,
+// slot, containers/flat_index.hpp, and a free list of slots); poll_next O(1) per ready entry,
 // independent of the number of streams; iteration O(slots).
 // Safety: an entry's waker may outlive the entry and the map (a channel sender holding it
 // after remove, clear or the map's destruction); waking it then does nothing visible.
@@ -41,10 +41,10 @@
 #include <vector>
 
 #include "weft/coop.hpp"
-#include "weft/detail/flat_index.hpp"
-#include "weft/detail/next_many.hpp"
-#include "weft/detail/projection_range.hpp"
-#include "weft/detail/ready_queue.hpp"
+#include "weft/containers/flat_index.hpp"
+#include "weft/containers/next_many.hpp"
+#include "weft/containers/projection_range.hpp"
+#include "weft/containers/ready_queue.hpp"
 #include "weft/stream/stream.hpp"
 
 namespace weft {

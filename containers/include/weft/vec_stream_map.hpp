@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "weft/detail/next_many.hpp"
-#include "weft/detail/projection_range.hpp"
+#include "weft/containers/next_many.hpp"
+#include "weft/containers/projection_range.hpp"
 #include "weft/detail/random.hpp"
 #include "weft/stream/stream.hpp"
 

@@ -8,7 +8,7 @@
 // owner pops in O(1) in join_next. No mutex on this path.
 //
 // The entry and queue mechanism (and its reference counting and close protocol) is
-// detail/ready_queue.hpp.
+// containers/ready_queue.hpp.
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -17,7 +17,7 @@
 #include <utility>
 
 #include "weft/coop.hpp"
-#include "weft/detail/ready_queue.hpp"
+#include "weft/containers/ready_queue.hpp"
 #include "weft/join_handle.hpp"
 #include "weft/sync/atomic_waker.hpp"
 #include "weft/waker.hpp"
