@@ -33,6 +33,7 @@
 #include <variant>
 
 #include "weft/detail/alloc.hpp"
+#include "weft/detail/unique_coroutine.hpp"
 #include "weft/future.hpp"
 
 namespace weft {
@@ -108,6 +109,21 @@ void* claim_cell_storage(std::coroutine_handle<> h) noexcept {
   return static_cast<char*>(h.address()) - frame_prefix<T>();
 }
 
+/// Destroys the frame of a task suspended somewhere other than its final point (an abort, a
+/// dropped Task). If a local's destructor throws during that, GCC and Clang hand the
+/// exception to unhandled_exception and run final_suspend instead of freeing the frame; the
+/// frame then rests at its final point, resuming nothing, and is destroyed once more here.
+template <class P>
+void destroy_suspended(std::coroutine_handle<P> h) noexcept {
+  bool reached_final = false;
+  h.promise().reached_final_while_destroyed = &reached_final;
+  h.promise().continuation = nullptr;
+  h.destroy();
+  // SAFETY: reached_final is only set when the frame stopped at final_suspend rather than
+  // being freed, so h is still valid then.
+  if (reached_final) h.destroy();
+}
+
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation;
   // coop::unconstrained: this task's awaits spend no budget. Set before the task starts;
@@ -115,6 +131,12 @@ struct TaskPromiseBase {
   bool unconstrained = false;
   // Set by destroy_suspended while it destroys the frame (see there).
   bool* reached_final_while_destroyed = nullptr;
+
+  /// How UniqueCoroutine destroys a task's frame (see destroy_suspended).
+  template <class P>
+  static void destroy_frame(std::coroutine_handle<P> h) noexcept {
+    destroy_suspended(h);
+  }
 
   std::suspend_always initial_suspend() const noexcept { return {}; }
   struct FinalAwaiter {
@@ -173,21 +195,6 @@ struct TaskPromise<void> : TaskPromiseBase, FrameAlloc<void> {
   }
 };
 
-/// Destroys the frame of a task suspended somewhere other than its final point (an abort, a
-/// dropped Task). If a local's destructor throws during that, GCC and Clang hand the
-/// exception to unhandled_exception and run final_suspend instead of freeing the frame; the
-/// frame then rests at its final point, resuming nothing, and is destroyed once more here.
-template <class P>
-void destroy_suspended(std::coroutine_handle<P> h) noexcept {
-  bool reached_final = false;
-  h.promise().reached_final_while_destroyed = &reached_final;
-  h.promise().continuation = nullptr;
-  h.destroy();
-  // SAFETY: reached_final is only set when the frame stopped at final_suspend rather than
-  // being freed, so h is still valid then.
-  if (reached_final) h.destroy();
-}
-
 }  // namespace detail
 
 template <class T>
@@ -198,65 +205,47 @@ class [[nodiscard]] Task {
   using value_type = T;
 
   Task() noexcept = default;
-  explicit Task(handle_type h) noexcept : h_(h) {}
-  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-  Task& operator=(Task&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, {});
-    }
-    return *this;
-  }
-  Task(const Task&) = delete;
-  Task& operator=(const Task&) = delete;
-  ~Task() { reset(); }
+  explicit Task(handle_type h) noexcept : frame_(h) {}
+  // Moves, and the destruction of a task never started or dropped while suspended, are
+  // those of its frame's owner (detail::UniqueCoroutine).
 
-  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
+  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(frame_); }
   explicit operator bool() const noexcept { return valid(); }
 
   /// Gives up ownership of the frame (used by spawn).
-  handle_type release() noexcept { return std::exchange(h_, {}); }
+  handle_type release() noexcept { return frame_.release(); }
 
   /// Runs the task on the awaiting coroutine and yields its value (or rethrows). The frame
   /// moves into the awaiter, so awaiting the same Task twice throws std::logic_error.
   auto operator co_await() && {
-    if (!h_) throw std::logic_error("weft::Task: co_await on an empty (moved-from or already awaited) task");
-    return Awaiter{std::exchange(h_, {})};
+    if (!frame_) throw std::logic_error("weft::Task: co_await on an empty (moved-from or already awaited) task");
+    return Awaiter{std::move(frame_)};
   }
 
  private:
   struct Awaiter {
-    handle_type h;
-    explicit Awaiter(handle_type hh) noexcept : h(hh) {}
-    Awaiter(Awaiter&& o) noexcept : h(std::exchange(o.h, {})) {}
-    Awaiter(const Awaiter&) = delete;
-    ~Awaiter() {
-      // Destroyed before the child finished (the parent is being destroyed: an abort): the
-      // child must not resume the dying parent, even if a destructor in it throws.
-      if (h) detail::destroy_suspended(h);
-    }
+    // Destroyed before the child finished (the parent is being destroyed: an abort), the
+    // owner destroys the child, which must not resume the dying parent, even if a
+    // destructor in it throws (detail::destroy_suspended).
+    detail::UniqueCoroutine<promise_type> child;
     bool await_ready() const noexcept { return false; }
     template <class P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> parent) noexcept {
-      h.promise().continuation = parent;
+      child.promise().continuation = parent;
       if constexpr (std::is_base_of_v<detail::TaskPromiseBase, P>)
-        if (parent.promise().unconstrained) h.promise().unconstrained = true;
-      return h;
+        if (parent.promise().unconstrained) child.promise().unconstrained = true;
+      return child.get();
     }
-    T await_resume() { return h.promise().take(); }
+    T await_resume() { return child.promise().take(); }
   };
   template <class U>
   friend Task<U> coop::unconstrained(Task<U> t) noexcept;
-  void reset() noexcept {
-    if (h_) detail::destroy_suspended(h_);  // never started, or dropped while suspended
-    h_ = {};
-  }
-  handle_type h_;
+  detail::UniqueCoroutine<promise_type> frame_;
 };
 
 template <class T>
 Task<T> coop::unconstrained(Task<T> t) noexcept {
-  if (t.h_) t.h_.promise().unconstrained = true;
+  if (t.frame_) t.frame_.promise().unconstrained = true;
   return t;
 }
 

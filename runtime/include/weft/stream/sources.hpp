@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "weft/detail/alloc.hpp"
+#include "weft/detail/unique_coroutine.hpp"
 #include "weft/stream/stream.hpp"
 
 namespace weft::stream {
@@ -170,38 +171,32 @@ class Generator {
   using Item = T;
   using handle_type = std::coroutine_handle<promise_type>;
 
-  Generator(Generator&& o) noexcept : h_(std::exchange(o.h_, {})), leaf_(std::exchange(o.leaf_, nullptr)) {}
+  Generator(Generator&& o) noexcept : frame_(std::move(o.frame_)), leaf_(std::exchange(o.leaf_, nullptr)) {}
   Generator& operator=(Generator&& o) noexcept {
-    if (this != &o) {
-      if (h_) h_.destroy();
-      h_ = std::exchange(o.h_, {});
-      leaf_ = std::exchange(o.leaf_, nullptr);
-    }
+    frame_ = std::move(o.frame_);
+    leaf_ = std::exchange(o.leaf_, nullptr);
     return *this;
-  }
-  ~Generator() {
-    if (h_) h_.destroy();
   }
 
   Poll<std::optional<T>> poll_next(Context& cx) {
-    if (!h_ || h_.done()) return std::optional<T>();
-    bool done = detail::drive(h_, leaf_, cx);
+    if (!frame_ || frame_.get().done()) return std::optional<T>();
+    bool done = detail::drive(frame_.get(), leaf_, cx);
     if (done) {
-      if (auto e = h_.promise().error) {
-        h_.promise().error = nullptr;
+      if (auto e = frame_.promise().error) {
+        frame_.promise().error = nullptr;
         std::rethrow_exception(e);
       }
       return std::optional<T>();
     }
     if (leaf_ != nullptr) return weft::pending;  // suspended on a future
-    std::optional<T> out = std::move(h_.promise().item);
-    h_.promise().item.reset();
+    std::optional<T> out = std::move(frame_.promise().item);
+    frame_.promise().item.reset();
     return out;  // suspended at co_yield
   }
 
  private:
-  explicit Generator(handle_type h) noexcept : h_(h) {}
-  handle_type h_;
+  explicit Generator(handle_type h) noexcept : frame_(h) {}
+  detail::UniqueCoroutine<promise_type> frame_;
   detail::LeafBase* leaf_ = nullptr;
 };
 

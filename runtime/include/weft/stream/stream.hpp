@@ -147,39 +147,30 @@ class StreamNotifyClose {
 template <class T>
 class TaskFuture {
  public:
-  explicit TaskFuture(Task<T> t) : h_(t.release()) {}
-  TaskFuture(TaskFuture&& o) noexcept : h_(std::exchange(o.h_, {})), leaf_(std::exchange(o.leaf_, nullptr)) {}
+  explicit TaskFuture(Task<T> t) : frame_(t.release()) {}
+  TaskFuture(TaskFuture&& o) noexcept : frame_(std::move(o.frame_)), leaf_(std::exchange(o.leaf_, nullptr)) {}
   TaskFuture& operator=(TaskFuture&& o) noexcept {
-    if (this != &o) {
-      if (h_) h_.destroy();
-      h_ = std::exchange(o.h_, {});
-      leaf_ = std::exchange(o.leaf_, nullptr);
-    }
+    frame_ = std::move(o.frame_);
+    leaf_ = std::exchange(o.leaf_, nullptr);
     return *this;
   }
-  ~TaskFuture() {
-    if (h_) h_.destroy();
-  }
   Poll<T> poll(Context& cx) {
-    if (!h_) throw std::logic_error("weft::TaskFuture polled after completion");
-    if (!detail::drive(h_, leaf_, cx)) return pending;
-    auto h = std::exchange(h_, {});
-    struct Destroy {
-      typename Task<T>::handle_type h;
-      ~Destroy() { h.destroy(); }
-    } guard{h};
+    if (!frame_) throw std::logic_error("weft::TaskFuture polled after completion");
+    if (!detail::drive(frame_.get(), leaf_, cx)) return pending;
+    auto done = std::move(frame_);  // destroys the finished frame once its result is taken
     if constexpr (std::is_void_v<T>) {
-      h.promise().take();
+      done.promise().take();
       return ready();
     } else {
-      return h.promise().take();
+      return done.promise().take();
     }
   }
 
  private:
-  typename Task<T>::handle_type h_;
+  detail::UniqueCoroutine<typename Task<T>::promise_type> frame_;
   detail::LeafBase* leaf_ = nullptr;
 };
+static_assert(Future<TaskFuture<int>>);
 template <class T>
 TaskFuture<T> into_future(Task<T> t) {
   return TaskFuture<T>(std::move(t));
