@@ -1,7 +1,9 @@
 #pragma once
 // Lazy stream combinators. Each wraps its input by value and does nothing until polled.
 // Use them as functions (`stream::map(s, f)`) or in a pipeline (`std::move(s) |
-// stream::map(f) | stream::take(3)`).
+// stream::map(f) | stream::take(3)`): each is one detail::Combinator object, which builds
+// the adaptor when given the stream and a pipeline stage when given only the arguments.
+// merge, which takes any number of streams, is a function and has no pipeline form.
 //
 // Fused (they keep returning end once ended, without polling their input again): take,
 // take_while, chain, zip, merge, take_until, fuse. Others end when their input does.
@@ -16,19 +18,41 @@
 #include "weft/stream/stream.hpp"
 
 namespace weft::detail {
-/// A pending stage of a pipeline: `s | adaptor` calls fn(std::move(s)).
-template <class Fn>
-struct Adaptor {
-  Fn fn;
+
+/// A pipeline stage: a combinator's arguments without its input stream. `s | stage` calls
+/// make(s, args...).
+template <class Make, class... Args>
+struct PipeStage {
+  Make make;
+  std::tuple<Args...> args;
   template <Stream S>
-  friend auto operator|(S&& s, Adaptor a) {
-    return a.fn(std::forward<S>(s));
+  friend auto operator|(S&& s, PipeStage st) {
+    return std::apply([&](Args&... a) { return st.make(std::forward<S>(s), std::move(a)...); }, st.args);
   }
 };
-template <class Fn>
-Adaptor<Fn> adaptor(Fn fn) {
-  return {std::move(fn)};
+
+/// A stream combinator, callable two ways: with its input stream and all its arguments
+/// (`stream::take(s, 3)`: make(s, 3) builds the adaptor), or with the arguments alone
+/// (`stream::take(3)`: a PipeStage that `s | stage` completes). Arity counts the stream.
+template <std::size_t Arity, class Make>
+struct Combinator {
+  Make make;
+  template <class... Args>
+  constexpr auto operator()(Args&&... args) const {
+    if constexpr (sizeof...(Args) == Arity) {
+      return make(std::forward<Args>(args)...);
+    } else {
+      static_assert(sizeof...(Args) + 1 == Arity,
+                    "a stream combinator takes its stream and its arguments, or its arguments alone");
+      return PipeStage<Make, std::decay_t<Args>...>{make, {std::forward<Args>(args)...}};
+    }
+  }
+};
+template <std::size_t Arity, class Make>
+constexpr Combinator<Arity, Make> combinator(Make make) noexcept {
+  return {make};
 }
+
 }  // namespace weft::detail
 
 namespace weft::stream {
@@ -51,14 +75,8 @@ class Map {
   S s_;
   F f_;
 };
-template <Stream S, class F>
-Map<S, F> map(S s, F f) {
-  return {std::move(s), std::move(f)};
-}
-template <class F>
-auto map(F f) {
-  return detail::adaptor([f = std::move(f)]<class S>(S&& s) mutable { return map(std::forward<S>(s), std::move(f)); });
-}
+inline constexpr auto map =
+    detail::combinator<2>([]<Stream S, class F>(S s, F f) { return Map<S, F>(std::move(s), std::move(f)); });
 
 /// Items for which f returns a value (std::optional<U>), unwrapped.
 template <Stream S, class F>
@@ -81,30 +99,17 @@ class FilterMap {
   S s_;
   F f_;
 };
-template <Stream S, class F>
-FilterMap<S, F> filter_map(S s, F f) {
-  return {std::move(s), std::move(f)};
-}
-template <class F>
-auto filter_map(F f) {
-  return detail::adaptor(
-      [f = std::move(f)]<class S>(S&& s) mutable { return filter_map(std::forward<S>(s), std::move(f)); });
-}
+inline constexpr auto filter_map = detail::combinator<2>(
+    []<Stream S, class F>(S s, F f) { return FilterMap<S, F>(std::move(s), std::move(f)); });
 
 /// Items for which pred(const Item&) is true.
-template <Stream S, class P>
-auto filter(S s, P pred) {
+inline constexpr auto filter = detail::combinator<2>([]<Stream S, class P>(S s, P pred) {
   using T = stream_item_t<S>;
   return filter_map(std::move(s), [pred = std::move(pred)](T&& v) mutable -> std::optional<T> {
     if (std::invoke(pred, std::as_const(v))) return std::optional<T>(std::move(v));
     return std::nullopt;
   });
-}
-template <class P>
-auto filter(P pred) {
-  return detail::adaptor(
-      [p = std::move(pred)]<class S>(S&& s) mutable { return filter(std::forward<S>(s), std::move(p)); });
-}
+});
 
 /// At most n items.
 template <Stream S>
@@ -130,13 +135,8 @@ class Take {
   S s_;
   std::size_t left_;
 };
-template <Stream S>
-Take<S> take(S s, std::size_t n) {
-  return {std::move(s), n};
-}
-inline auto take(std::size_t n) {
-  return detail::adaptor([n]<class S>(S&& s) { return take(std::forward<S>(s), n); });
-}
+inline constexpr auto take =
+    detail::combinator<2>([]<Stream S>(S s, std::size_t n) { return Take<S>(std::move(s), n); });
 
 /// Items while pred(const Item&) holds; the first failing item ends the stream.
 template <Stream S, class P>
@@ -165,15 +165,8 @@ class TakeWhile {
   P p_;
   bool done_ = false;
 };
-template <Stream S, class P>
-TakeWhile<S, P> take_while(S s, P p) {
-  return {std::move(s), std::move(p)};
-}
-template <class P>
-auto take_while(P p) {
-  return detail::adaptor(
-      [p = std::move(p)]<class S>(S&& s) mutable { return take_while(std::forward<S>(s), std::move(p)); });
-}
+inline constexpr auto take_while = detail::combinator<2>(
+    []<Stream S, class P>(S s, P p) { return TakeWhile<S, P>(std::move(s), std::move(p)); });
 
 /// Drops the first n items.
 template <Stream S>
@@ -200,13 +193,8 @@ class Skip {
   S s_;
   std::size_t left_;
 };
-template <Stream S>
-Skip<S> skip(S s, std::size_t n) {
-  return {std::move(s), n};
-}
-inline auto skip(std::size_t n) {
-  return detail::adaptor([n]<class S>(S&& s) { return skip(std::forward<S>(s), n); });
-}
+inline constexpr auto skip =
+    detail::combinator<2>([]<Stream S>(S s, std::size_t n) { return Skip<S>(std::move(s), n); });
 
 /// After the first end, always the end (the input is not polled again).
 template <Stream S>
@@ -228,13 +216,7 @@ class Fuse {
  private:
   std::optional<S> s_;
 };
-template <Stream S>
-Fuse<S> fuse(S s) {
-  return Fuse<S>(std::move(s));
-}
-inline auto fuse() {
-  return detail::adaptor([]<class S>(S&& s) { return fuse(std::forward<S>(s)); });
-}
+inline constexpr auto fuse = detail::combinator<1>([]<Stream S>(S s) { return Fuse<S>(std::move(s)); });
 
 /// All of a, then all of b.
 template <Stream A, Stream B>
@@ -261,14 +243,8 @@ class Chain {
   Fuse<A> a_;
   Fuse<B> b_;
 };
-template <Stream A, Stream B>
-Chain<A, B> chain(A a, B b) {
-  return {std::move(a), std::move(b)};
-}
-template <Stream B>
-auto chain(B b) {
-  return detail::adaptor([b = std::move(b)]<class A>(A&& a) mutable { return chain(std::forward<A>(a), std::move(b)); });
-}
+inline constexpr auto chain = detail::combinator<2>(
+    []<Stream A, Stream B>(A a, B b) { return Chain<A, B>(std::move(a), std::move(b)); });
 
 /// Pairs of items, one from each; ends when either ends.
 template <Stream A, Stream B>
@@ -323,14 +299,8 @@ class Zip {
   std::optional<stream_item_t<B>> ib_;
   bool done_ = false;
 };
-template <Stream A, Stream B>
-Zip<A, B> zip(A a, B b) {
-  return {std::move(a), std::move(b)};
-}
-template <Stream B>
-auto zip(B b) {
-  return detail::adaptor([b = std::move(b)]<class A>(A&& a) mutable { return zip(std::forward<A>(a), std::move(b)); });
-}
+inline constexpr auto zip =
+    detail::combinator<2>([]<Stream A, Stream B>(A a, B b) { return Zip<A, B>(std::move(a), std::move(b)); });
 
 /// Items of all inputs as they arrive; ends when all have ended. Fair: each poll starts at
 /// the input after the one that started the previous poll, so a busy input cannot starve
@@ -418,14 +388,7 @@ class TakeUntil {
   F f_;
   bool done_ = false;
 };
-template <Stream S, Future F>
-TakeUntil<S, F> take_until(S s, F f) {
-  return {std::move(s), std::move(f)};
-}
-template <Future F>
-auto take_until(F f) {
-  return detail::adaptor(
-      [f = std::move(f)]<class S>(S&& s) mutable { return take_until(std::forward<S>(s), std::move(f)); });
-}
+inline constexpr auto take_until = detail::combinator<2>(
+    []<Stream S, Future F>(S s, F f) { return TakeUntil<S, F>(std::move(s), std::move(f)); });
 
 }  // namespace weft::stream
