@@ -39,6 +39,21 @@ void add_to(C& c, V&& v) {
   if constexpr (requires { c.push_back(std::forward<V>(v)); }) c.push_back(std::forward<V>(v));
   else c.insert(std::forward<V>(v));
 }
+
+/// The loop of the consumers that drain a stream within one poll (collect, try_collect,
+/// for_each, for_each_concurrent): polls `s` and hands each item to on_item(item&&) until
+/// the stream ends (Ready(true)), on_item returns false (Ready(false): stopped early), or
+/// the stream is Pending (Pending: its waker is registered).
+template <Stream S, class F>
+Poll<bool> drain(S& s, Context& cx, F&& on_item) {
+  for (;;) {
+    auto p = s.poll_next(cx);
+    if (p.is_pending()) return pending;
+    auto v = std::move(p).take();
+    if (!v) return true;
+    if (!on_item(std::move(*v))) return false;
+  }
+}
 }  // namespace weft::detail
 
 namespace weft::stream {
@@ -49,13 +64,12 @@ class Collect {
  public:
   explicit Collect(S s) : s_(std::move(s)) {}
   Poll<C> poll(Context& cx) {
-    for (;;) {
-      auto p = s_.poll_next(cx);
-      if (p.is_pending()) return pending;
-      auto v = std::move(p).take();
-      if (!v) return std::move(out_);
-      detail::add_to(out_, std::move(*v));
-    }
+    auto p = detail::drain(s_, cx, [&](stream_item_t<S>&& v) {
+      detail::add_to(out_, std::move(v));
+      return true;
+    });
+    if (p.is_pending()) return pending;
+    return std::move(out_);
   }
 
  private:
@@ -78,14 +92,18 @@ class TryCollect {
  public:
   explicit TryCollect(S s) : s_(std::move(s)) {}
   Poll<std::variant<C, E>> poll(Context& cx) {
-    for (;;) {
-      auto p = s_.poll_next(cx);
-      if (p.is_pending()) return pending;
-      auto v = std::move(p).take();
-      if (!v) return std::variant<C, E>(std::in_place_index<0>, std::move(out_));
-      if (!v->has_value()) return std::variant<C, E>(std::in_place_index<1>, v->error());
-      detail::add_to(out_, std::move(*v).value());
-    }
+    std::optional<E> error;
+    auto p = detail::drain(s_, cx, [&](R&& r) {
+      if (!r.has_value()) {
+        error.emplace(r.error());
+        return false;
+      }
+      detail::add_to(out_, std::move(r).value());
+      return true;
+    });
+    if (p.is_pending()) return pending;
+    if (error) return std::variant<C, E>(std::in_place_index<1>, std::move(*error));
+    return std::variant<C, E>(std::in_place_index<0>, std::move(out_));
   }
 
  private:
@@ -103,13 +121,12 @@ class ForEach {
  public:
   ForEach(S s, F f) : s_(std::move(s)), f_(std::move(f)) {}
   Poll<void> poll(Context& cx) {
-    for (;;) {
-      auto p = s_.poll_next(cx);
-      if (p.is_pending()) return pending;
-      auto v = std::move(p).take();
-      if (!v) return ready();
-      std::invoke(f_, std::move(*v));
-    }
+    auto p = detail::drain(s_, cx, [&](stream_item_t<S>&& v) {
+      std::invoke(f_, std::move(v));
+      return true;
+    });
+    if (p.is_pending()) return pending;
+    return ready();
   }
 
  private:
@@ -205,11 +222,8 @@ class ForEachConcurrent {
   ForEachConcurrent(S s, std::size_t limit, F f)
       : f_(std::make_unique<F>(std::move(f))), inner_(map(std::move(s), Apply{f_.get()}), limit) {}
   Poll<void> poll(Context& cx) {
-    for (;;) {
-      auto p = inner_.poll_next(cx);
-      if (p.is_pending()) return pending;
-      if (!*p) return ready();
-    }
+    if (detail::drain(inner_, cx, [](auto&&) { return true; }).is_pending()) return pending;
+    return ready();
   }
 
  private:
