@@ -1,7 +1,22 @@
 #pragma once
-// A doubly linked FIFO of waiter nodes, for the wait queues of Notify and Semaphore.
-// Not thread-safe: its owner guards it with a mutex. N has prev, next and linked members.
+// A doubly linked FIFO of waiter nodes, for the wait queues of Notify, Semaphore and the
+// broadcast channel. Not thread-safe: its owner guards it with a mutex. N has prev, next and
+// linked members: a WaitNode<N> gives them, with the waker to wake.
+#include "weft/waker.hpp"
+
 namespace weft::detail {
+
+/// What every waiter node holds, guarded by its list's owner: the links, whether it is
+/// linked, and the waker of the task waiting. A primitive's node derives from it and adds
+/// what that primitive records (Notify: how it was notified; Semaphore: a permit
+/// assigned; broadcast: the position waited for).
+template <class N>
+struct WaitNode {
+  N* prev = nullptr;
+  N* next = nullptr;
+  bool linked = false;
+  Waker waker;
+};
 
 template <class N>
 class IntrusiveList {

@@ -154,12 +154,8 @@ namespace weft::detail {
 
 /// A receiver waiting for position `want`. Owned by its Receiver (a stable heap address);
 /// every field is guarded by BroadcastShared::mu.
-struct BroadcastWaiter {
-  BroadcastWaiter* prev = nullptr;
-  BroadcastWaiter* next = nullptr;
-  bool linked = false;
+struct BroadcastWaiter : WaitNode<BroadcastWaiter> {
   std::uint64_t want = 0;
-  Waker waker;
 };
 
 /// Up to 32 wakers taken under the lock, woken after it is released (tokio's WakeList).

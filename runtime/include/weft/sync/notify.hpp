@@ -26,12 +26,8 @@
 namespace weft {
 
 class Notify {
-  struct Waiter {
-    Waiter* prev = nullptr;
-    Waiter* next = nullptr;
-    Waker waker;
-    bool linked = false;
-    bool notified = false;     // chosen by notify_one
+  struct Waiter : detail::WaitNode<Waiter> {
+    bool notified = false;      // chosen by notify_one
     bool notified_all = false;  // woken by notify_waiters
   };
 

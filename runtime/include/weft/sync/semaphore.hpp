@@ -26,12 +26,8 @@
 namespace weft {
 
 class Semaphore {
-  struct Waiter {
-    Waiter* prev = nullptr;
-    Waiter* next = nullptr;
-    Waker waker;
-    bool linked = false;
-    bool assigned = false;
+  struct Waiter : detail::WaitNode<Waiter> {
+    bool assigned = false;  // a permit was handed to it by release()
   };
 
  public:
