@@ -42,15 +42,16 @@
 
 #include "weft/coop.hpp"
 #include "weft/containers/flat_index.hpp"
-#include "weft/containers/next_many.hpp"
 #include "weft/containers/projection_range.hpp"
 #include "weft/containers/ready_queue.hpp"
+#include "weft/containers/stream_map_common.hpp"
 #include "weft/stream/stream.hpp"
 
 namespace weft {
 
 template <class K, Stream S, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>
-class ReadyStreamMap {
+class ReadyStreamMap
+    : public detail::StreamMapCommon<ReadyStreamMap<K, S, Hash, KeyEqual>, std::pair<K, stream_item_t<S>>> {
   struct Entry final : detail::ReadyEntry {
     Entry(detail::ReadyShared* s, std::uint32_t i) : ReadyEntry(s), slot(i) {}
     std::uint32_t slot;         // owner only
@@ -72,7 +73,7 @@ class ReadyStreamMap {
   }
   template <std::ranges::input_range R>
   explicit ReadyStreamMap(R&& pairs) : ReadyStreamMap() {
-    extend(std::forward<R>(pairs));
+    this->extend(std::forward<R>(pairs));
   }
   static ReadyStreamMap with_capacity(std::size_t capacity) { return ReadyStreamMap(capacity); }
   ReadyStreamMap(const ReadyStreamMap&) = delete;
@@ -124,11 +125,6 @@ class ReadyStreamMap {
     index_.insert(h, i);
     return std::nullopt;
   }
-  template <std::ranges::input_range R>
-  void extend(R&& pairs) {
-    for (auto&& [k, s] : pairs) insert(std::move(k), std::move(s));
-  }
-
   /// Removes the stream under `key` (heterogeneous with transparent Hash and KeyEqual).
   template <class Q>
   std::optional<S> remove(const Q& key) {
@@ -162,16 +158,8 @@ class ReadyStreamMap {
     return detail::project(slots_, [](Slot& s) -> S& { return s.kv->second; }, occupied);
   }
 
-  [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
-
-  /// Appends up to `limit` ready (key, item) pairs to `out` in one poll: Ready(n > 0) with
-  /// n appended, Ready(0) if the map is empty (or limit is 0), Pending if nothing is ready.
-  Poll<std::size_t> poll_next_many(Context& cx, std::vector<Item>& out, std::size_t limit) {
-    return detail::poll_next_many(*this, cx, out, limit);
-  }
-  /// `co_await map.next_many(out, limit)`: waits until at least one item is ready, then
-  /// appends up to `limit`; yields the count (0 once the map is empty). Cancel safe.
-  auto next_many(std::vector<Item>& out, std::size_t limit) { return detail::NextMany<std::remove_reference_t<decltype(*this)>>{this, &out, limit}; }
+  // extend, size_hint (the sum of the entries'), poll_next_many and next_many: from
+  // detail::StreamMapCommon.
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     take_shared();

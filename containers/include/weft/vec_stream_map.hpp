@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "weft/containers/next_many.hpp"
 #include "weft/containers/projection_range.hpp"
+#include "weft/containers/stream_map_common.hpp"
 #include "weft/detail/random.hpp"
 #include "weft/stream/stream.hpp"
 
@@ -28,7 +28,7 @@ namespace weft {
 
 
 template <class K, Stream S>
-class VecStreamMap {
+class VecStreamMap : public detail::StreamMapCommon<VecStreamMap<K, S>, std::pair<K, stream_item_t<S>>> {
  public:
   using Item = std::pair<K, stream_item_t<S>>;
 
@@ -36,7 +36,7 @@ class VecStreamMap {
   explicit VecStreamMap(std::size_t capacity) { entries_.reserve(capacity); }
   template <std::ranges::input_range R>
   explicit VecStreamMap(R&& pairs) {
-    extend(std::forward<R>(pairs));
+    this->extend(std::forward<R>(pairs));
   }
   static VecStreamMap with_capacity(std::size_t capacity) { return VecStreamMap(capacity); }
 
@@ -56,11 +56,6 @@ class VecStreamMap {
     entries_.emplace_back(std::move(key), std::move(stream));
     return std::nullopt;
   }
-  template <std::ranges::input_range R>
-  void extend(R&& pairs) {
-    for (auto&& [k, s] : pairs) insert(std::move(k), std::move(s));
-  }
-
   /// Removes the stream under `key` (any type comparable with K). O(n).
   template <class Q>
   std::optional<S> remove(const Q& key) {
@@ -94,18 +89,8 @@ class VecStreamMap {
   auto values_mut() {
     return detail::project(entries_, [](auto& e) -> S& { return e.second; });
   }
-
-  /// The sum of the entries' size hints.
-  [[nodiscard]] SizeHint size_hint() const { return detail::sum_size_hints(values()); }
-
-  /// Appends up to `limit` ready (key, item) pairs to `out` in one poll: Ready(n > 0) with
-  /// n appended, Ready(0) if the map is empty (or limit is 0), Pending if nothing is ready.
-  Poll<std::size_t> poll_next_many(Context& cx, std::vector<Item>& out, std::size_t limit) {
-    return detail::poll_next_many(*this, cx, out, limit);
-  }
-  /// `co_await map.next_many(out, limit)`: waits until at least one item is ready, then
-  /// appends up to `limit`; yields the count (0 once the map is empty). Cancel safe.
-  auto next_many(std::vector<Item>& out, std::size_t limit) { return detail::NextMany<std::remove_reference_t<decltype(*this)>>{this, &out, limit}; }
+  // extend, size_hint (the sum of the entries'), poll_next_many and next_many: from
+  // detail::StreamMapCommon.
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
     // tokio-stream's poll_next_entry, step for step.
