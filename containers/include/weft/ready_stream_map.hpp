@@ -55,7 +55,6 @@ class ReadyStreamMap
   struct Entry final : detail::ReadyEntry {
     Entry(detail::ReadyShared* s, std::uint32_t i) : ReadyEntry(s), slot(i) {}
     std::uint32_t slot;         // owner only
-    bool removed = false;       // owner only
     Entry* next_run = nullptr;  // owner only: the run list's link
   };
   struct Slot {
@@ -162,68 +161,65 @@ class ReadyStreamMap
   // detail::StreamMapCommon.
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
-    take_shared();
-    bool registered = false;
-    for (;;) {
-      Entry* e = run_head_;
-      if (e == nullptr) {
-        if (empty()) return std::optional<Item>();
-        if (registered) return pending;
-        // Register, then look at the shared queue once more: a wake after the
-        // registration re-polls the map; one before it left its entry in the queue.
-        shared_->waker.register_waker(cx.waker());
-        registered = true;
-        take_shared();
-        continue;
-      }
-      run_head_ = e->next_run;
-      if (run_head_ == nullptr) run_tail_ = nullptr;
-      if (e->removed) {
-        e->ref_dec();  // the run list's reference
-        continue;
-      }
-      if (!coop::poll_proceed(cx)) {  // budget spent: it woke the task; resume here
-        push_front_run(e);
-        return pending;
-      }
-      e->dequeued();  // from here on a wake queues it again (through the shared queue)
-      Slot& sl = slots_[e->slot];
-      WakerRef w(&detail::ReadyEntry::vtable, e);
-      Context ecx(w.get());
-      const int before = coop::remaining();
-      std::optional<Poll<std::optional<stream_item_t<S>>>> polled;
-      try {
-        polled.emplace(sl.kv->second.poll_next(ecx));
-      } catch (...) {
-        // The stream threw: the exception goes to the caller and the entry stays in the map,
-        // ready, so the next poll_next polls it again (VecStreamMap, which scans every
-        // entry, does the same). It keeps the run list's reference.
-        if (e->try_requeue_owned()) push_back_run(e);
-        else e->ref_dec();  // a wake during the poll already queued it
-        throw;
-      }
-      auto& p = *polled;
-      if (coop::remaining() == before) coop::made_progress();  // once per stream poll
-      if (p.is_pending()) {
-        e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
-        continue;
-      }
-      auto v = std::move(p).take();
-      if (v) {
-        // It may have more: to the back of the run list, keeping its reference, unless a
-        // wake during the poll already queued it (with a reference of its own).
-        if (e->try_requeue_owned()) push_back_run(e);
-        else e->ref_dec();
-        return std::optional<Item>(Item(sl.kv->first, std::move(*v)));
-      }
-      // Finished: dropped without telling the user (as the baseline does).
-      const std::uint32_t i = e->slot;
-      index_.erase(hash_of(sl.kv->first), [i](std::uint32_t j) { return j == i; });
-      free_slot(i, /*the run list's reference too*/ 1);
-    }
+    auto r = detail::consume_ready<Entry>(
+        *shared_,
+        [&](bool look_at_queue) {
+          if (look_at_queue) take_shared();
+          return pop_front_run();
+        },
+        [&]() -> const Context* { return empty() ? nullptr : &cx; },  // an empty map ends
+        [&](Entry* e) { return poll_entry(e, cx); });
+    if (r) return std::move(*r);
+    if (empty()) return std::optional<Item>();
+    return pending;
   }
 
  private:
+  // Polls the stream of `e`, which came off the run list with the list's reference: its
+  // item, Pending if the budget is spent, or nothing (the stream is pending or finished:
+  // the map goes on to the next entry).
+  std::optional<Poll<std::optional<Item>>> poll_entry(Entry* e, Context& cx) {
+    using Result = Poll<std::optional<Item>>;
+    if (!coop::poll_proceed(cx)) {  // budget spent: it woke the task; resume here
+      push_front_run(e);
+      return Result(pending);
+    }
+    e->dequeued();  // from here on a wake queues it again (through the shared queue)
+    Slot& sl = slots_[e->slot];
+    WakerRef w(&detail::ReadyEntry::vtable, e);
+    Context ecx(w.get());
+    const int before = coop::remaining();
+    std::optional<Poll<std::optional<stream_item_t<S>>>> polled;
+    try {
+      polled.emplace(sl.kv->second.poll_next(ecx));
+    } catch (...) {
+      // The stream threw: the exception goes to the caller and the entry stays in the map,
+      // ready, so the next poll_next polls it again (VecStreamMap, which scans every
+      // entry, does the same). It keeps the run list's reference.
+      if (e->try_requeue_owned()) push_back_run(e);
+      else e->ref_dec();  // a wake during the poll already queued it
+      throw;
+    }
+    auto& p = *polled;
+    if (coop::remaining() == before) coop::made_progress();  // once per stream poll
+    if (p.is_pending()) {
+      e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
+      return std::nullopt;
+    }
+    auto v = std::move(p).take();
+    if (v) {
+      // It may have more: to the back of the run list, keeping its reference, unless a
+      // wake during the poll already queued it (with a reference of its own).
+      if (e->try_requeue_owned()) push_back_run(e);
+      else e->ref_dec();
+      return Result(std::optional<Item>(Item(sl.kv->first, std::move(*v))));
+    }
+    // Finished: dropped without telling the user (as the baseline does).
+    const std::uint32_t i = e->slot;
+    index_.erase(hash_of(sl.kv->first), [i](std::uint32_t j) { return j == i; });
+    free_slot(i, /*the run list's reference too*/ 1);
+    return std::nullopt;
+  }
   void destroy() noexcept {
     if (!shared_) return;
     clear();
@@ -243,9 +239,15 @@ class ReadyStreamMap
   }
   // Moves the shared queue's entries (and their references) to the back of the run list.
   void take_shared() noexcept {
-    // The map is the queue's only consumer until destroy() closes it (ready_queue.hpp).
-    while (detail::QueueLink* l = shared_->ready.pop_exclusive())
-      push_back_run(static_cast<Entry*>(static_cast<detail::ReadyEntry*>(l)));
+    while (Entry* e = detail::pop_ready_entry<Entry>(*shared_)) push_back_run(e);
+  }
+  // The run list's first entry (with the list's reference), or null.
+  Entry* pop_front_run() noexcept {
+    Entry* e = run_head_;
+    if (e == nullptr) return nullptr;
+    run_head_ = e->next_run;
+    if (run_head_ == nullptr) run_tail_ = nullptr;
+    return e;
   }
   void push_back_run(Entry* e) noexcept {
     e->next_run = nullptr;

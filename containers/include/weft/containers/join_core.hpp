@@ -34,7 +34,6 @@ class JoinCore {
     JoinHandle<V> handle;  // owner only; reset before the owner drops its reference
     Payload payload;       // owner only
     std::size_t index = 0;  // position in the owner's vector
-    bool removed = false;   // owner only: no longer in the set (its result must not be reported)
   };
 
   // The completion queue is made by the first insert, so an empty set (and a moved-from
@@ -110,38 +109,24 @@ class JoinCore {
   /// With a context: registers it to be woken when one completes.
   std::optional<Completed> pop_ready(Context* cx) {
     if (!shared_) return std::nullopt;  // nothing was ever inserted: nothing to wake us
-    bool registered = false;
-    for (;;) {
-      // The set is the queue's only consumer until it closes it (ready_queue.hpp).
-      QueueLink* l = shared_->ready.pop_exclusive();
-      if (l == nullptr) {
-        if (cx == nullptr || registered) return std::nullopt;
-        // Register, then look once more: a completion after the registration wakes us;
-        // one before it left its entry in the queue.
-        shared_->waker.register_waker(cx->waker());
-        registered = true;
-        continue;
-      }
-      auto* e = static_cast<Entry*>(static_cast<ReadyEntry*>(l));
-      e->dequeued();
-      if (e->removed) {
-        e->ref_dec();  // the queue's reference
-        continue;
-      }
-      WakerRef w(&ReadyEntry::vtable, e);
-      Context ecx(w.get());
-      // No budget here: the set charges one unit per result itself (poll_join_next), and a
-      // handle refusing for budget would wake its entry back into the queue we are draining.
-      auto p = [&] {
-        coop::BudgetScope none(-1);
-        return e->handle.poll(ecx);
-      }();
-      e->ref_dec();  // the queue's reference; the owner's keeps it alive
-      if (p.is_pending()) continue;  // spurious wake: the waker is registered again
-      Completed out{std::move(e->payload), e->handle.id(), std::move(p).take()};
-      remove(e);
-      return out;
-    }
+    return consume_ready<Entry>(
+        *shared_, [&](bool) { return pop_ready_entry<Entry>(*shared_); }, [cx] { return cx; },
+        [&](Entry* e) -> std::optional<Completed> {
+          e->dequeued();  // from here on the task's completion wakes it into the queue again
+          WakerRef w(&ReadyEntry::vtable, e);
+          Context ecx(w.get());
+          // No budget here: the set charges one unit per result itself (poll_join_next), and
+          // a handle refusing for budget would wake its entry back into the queue we drain.
+          auto p = [&] {
+            coop::BudgetScope none(-1);
+            return e->handle.poll(ecx);
+          }();
+          e->ref_dec();  // the queue's reference; the owner's keeps it alive
+          if (p.is_pending()) return std::nullopt;  // spurious wake: the waker is registered again
+          Completed out{std::move(e->payload), e->handle.id(), std::move(p).take()};
+          remove(e);
+          return out;
+        });
   }
 
  private:

@@ -17,8 +17,13 @@
 // a queue nobody consumes (a reference cycle). The closing owner and such wakers form a
 // store-buffering pair on closed / the queue (each side: write, seq_cst fence, read the
 // other): either the closer's drain sees the push, or the pusher sees closed.
+//
+// The owner's side is one loop, consume_ready (below): take the entries known ready, skip
+// removed ones, and when none is left register the owner's waker and look once more.
 #include <atomic>
 #include <cstddef>
+#include <type_traits>
+#include <utility>
 
 #include "weft/detail/alloc.hpp"
 #include "weft/detail/fence.hpp"
@@ -52,6 +57,9 @@ struct ReadyEntry : QueueLink {
   std::atomic<std::size_t> refs{1};  // the owner's
   std::atomic<bool> queued{false};
   ReadyShared* shared;
+  // Owner only: no longer in the container. Its result or items are never reported; the
+  // owner's loop skips it when it comes out of a queue.
+  bool removed = false;
 
   void ref_inc() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }  // from a live ref
   void ref_dec(std::size_t n = 1) noexcept {
@@ -126,5 +134,51 @@ struct ReadyEntry : QueueLink {
   }
   static constexpr WakerVTable vtable{&clone, &wake_fn, &wake_by_ref, &drop};
 };
+
+/// The owner's pop from the shared queue (it is the queue's only consumer until it closes
+/// it): the next entry pushed by a wake, with the queue's reference, or null.
+template <class Entry>
+Entry* pop_ready_entry(ReadyShared& s) noexcept {
+  QueueLink* l = s.ready.pop_exclusive();
+  return l == nullptr ? nullptr : static_cast<Entry*>(static_cast<ReadyEntry*>(l));
+}
+
+/// The owner's loop over its ready entries: one for JoinCore::pop_ready and
+/// ReadyStreamMap::poll_next.
+///   next(look_at_queue)  the next entry known ready (holding a queue reference: the shared
+///                        queue's, or that of a list the owner keeps), or null. look_at_queue
+///                        is true on the first look and on the look after registering: the
+///                        two moments the protocol needs what the shared queue holds.
+///   waiting_context()    asked when nothing is ready: the context whose waker to register
+///                        before looking once more, or null to stop now (no context, or
+///                        nothing left to wait for).
+///   visit(e)             handles a live entry and the reference it came with: returns the
+///                        result to end the loop with, or nothing to go on.
+/// A removed entry is skipped and its reference dropped. The loop ends with nothing when no
+/// entry is ready: right away if waiting_context() gives no context, else after registering
+/// its waker and looking once more (a wake after the registration wakes the owner; one
+/// before it left its entry in the queue). So it looks at the shared queue at most twice.
+template <class Entry, class Next, class WaitingContext, class Visit>
+auto consume_ready(ReadyShared& s, Next&& next, WaitingContext&& waiting_context, Visit&& visit)
+    -> std::invoke_result_t<Visit&, Entry*> {
+  bool registered = false;
+  bool look_at_queue = true;
+  for (;;) {
+    Entry* e = next(std::exchange(look_at_queue, false));
+    if (e == nullptr) {
+      const Context* cx = registered ? nullptr : waiting_context();
+      if (cx == nullptr) return {};
+      s.waker.register_waker(cx->waker());
+      registered = true;
+      look_at_queue = true;
+      continue;
+    }
+    if (e->removed) {
+      e->ref_dec();  // the reference it came with
+      continue;
+    }
+    if (auto r = visit(e)) return r;
+  }
+}
 
 }  // namespace weft::detail
