@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "weft/coop.hpp"
+#include "weft/detail/half_ref.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
 #include "weft/result.hpp"
@@ -80,6 +81,32 @@ struct OneshotInner {
         return true;
     }
   }
+
+  // Sender: a closed() waker left in the channel would keep its task alive as long as the
+  // receiver lives: take it back (the slot is the sender's again once TX_TASK_SET is
+  // cleared).
+  void take_back_tx_waker() noexcept {
+    if (unset_bit(TX_TASK_SET, CLOSED)) tx_waker = Waker();
+  }
+  // The sender goes unsent: complete with an empty slot so the receiver sees RecvError.
+  void drop_sender() noexcept {
+    take_back_tx_waker();
+    unsigned prev = set_complete();
+    if (!(prev & CLOSED) && (prev & RX_TASK_SET)) rx_waker.wake_by_ref();
+  }
+  // The receiver closes: send fails from now on, and the sender's closed() is woken.
+  void close_receiver() noexcept {
+    unsigned prev = set_closed();
+    if ((prev & TX_TASK_SET) && !(prev & VALUE_SENT)) tx_waker.wake_by_ref();
+  }
+  // The receiver goes. It takes its waker back first, so the sender does not keep it (and
+  // the task it names) alive: the slot is the receiver's again once RX_TASK_SET is cleared
+  // (not possible after VALUE_SENT, when the sender may be using it; the channel then goes
+  // when the sender is done).
+  void drop_receiver() noexcept {
+    if (unset_bit(RX_TASK_SET, VALUE_SENT)) rx_waker = Waker();
+    close_receiver();
+  }
 };
 
 }  // namespace weft::detail
@@ -94,22 +121,15 @@ class Sender {
   using Inner = detail::OneshotInner<T>;
 
  public:
-  Sender(Sender&&) noexcept = default;
-  Sender& operator=(Sender&& o) noexcept {
-    if (this != &o) {
-      drop();
-      inner_ = std::move(o.inner_);
-    }
-    return *this;
-  }
-  ~Sender() { drop(); }
+  // Moving and destroying: those of HalfRef (a sender dropped unsent completes the channel
+  // empty: the receiver gets RecvError).
 
   /// Sends the value. If the receiver is gone (dropped or closed), fails and hands the value
   /// back (`r.error()`), as tokio's `Result<(), T>`.
   Result<void, T> send(T value) {
     if (!inner_) throw std::logic_error("weft::oneshot::Sender: send on a moved-from or used sender");
-    take_back_tx_waker();
-    auto inner = std::move(inner_);
+    inner_->take_back_tx_waker();
+    auto inner = inner_.take();
     inner->value.emplace(std::move(value));
     unsigned prev = inner->set_complete();
     if (prev & Inner::CLOSED) {
@@ -153,20 +173,7 @@ class Sender {
   template <class U>
   friend std::pair<Sender<U>, Receiver<U>> channel();
   explicit Sender(std::shared_ptr<Inner> i) noexcept : inner_(std::move(i)) {}
-  void drop() noexcept {
-    if (!inner_) return;
-    take_back_tx_waker();
-    // Dropped unsent: complete with an empty slot so the receiver sees RecvError.
-    unsigned prev = inner_->set_complete();
-    if (!(prev & Inner::CLOSED) && (prev & Inner::RX_TASK_SET)) inner_->rx_waker.wake_by_ref();
-    inner_.reset();
-  }
-  // A closed() waker left in the channel would keep its task alive as long as the receiver
-  // lives: take it back (the slot is ours again once TX_TASK_SET is cleared).
-  void take_back_tx_waker() noexcept {
-    if (inner_->unset_bit(Inner::TX_TASK_SET, Inner::CLOSED)) inner_->tx_waker = Waker();
-  }
-  std::shared_ptr<Inner> inner_;
+  detail::HalfRef<Inner, &Inner::drop_sender> inner_;
 };
 
 /// The receiving half; a leaf future yielding T, or throwing RecvError when the sender was
@@ -177,15 +184,7 @@ class Receiver {
   using Inner = detail::OneshotInner<T>;
 
  public:
-  Receiver(Receiver&&) noexcept = default;
-  Receiver& operator=(Receiver&& o) noexcept {
-    if (this != &o) {
-      drop();
-      inner_ = std::move(o.inner_);
-    }
-    return *this;
-  }
-  ~Receiver() { drop(); }
+  // Moving and destroying: those of HalfRef (a dropped receiver closes the channel).
 
   /// Ready(value) or throws RecvError. Polling again once the receiver has given its
   /// outcome (a value, RecvError, or a try_recv that returned a value or `closed`) is a
@@ -223,12 +222,12 @@ class Receiver {
     if (s & Inner::VALUE_SENT) {
       std::optional<T> v = std::move(inner_->value);
       inner_->value.reset();
-      drop();
+      inner_.leave();
       if (!v && why) *why = TryRecvError::closed;
       return v;
     }
     if (s & Inner::CLOSED) {
-      drop();
+      inner_.leave();
       if (why) *why = TryRecvError::closed;
       return std::nullopt;
     }
@@ -238,9 +237,7 @@ class Receiver {
 
   /// Prevents the sender from sending; a value already sent can still be received.
   void close() noexcept {
-    if (!inner_) return;
-    unsigned prev = inner_->set_closed();
-    if ((prev & Inner::TX_TASK_SET) && !(prev & Inner::VALUE_SENT)) inner_->tx_waker.wake_by_ref();
+    if (inner_) inner_->close_receiver();
   }
 
  private:
@@ -250,7 +247,7 @@ class Receiver {
   // `s` was observed with acquire and has VALUE_SENT or CLOSED.
   Poll<T> finish(unsigned s) {
     coop::made_progress();
-    auto inner = std::move(inner_);
+    auto inner = inner_.take();  // the outcome is final: nothing left to close
     // VALUE_SENT: the slot is ours (empty if the sender was dropped unsent). CLOSED without
     // VALUE_SENT: the sender may be writing the slot right now only to take it back; do
     // not touch it, there will never be a value.
@@ -261,16 +258,7 @@ class Receiver {
     }
     throw RecvError();
   }
-  void drop() noexcept {
-    if (!inner_) return;
-    // Take our waker back, so the sender does not keep it (and the task it names) alive: the
-    // slot is ours again once RX_TASK_SET is cleared (not possible after VALUE_SENT, when the
-    // sender may be using it; the channel then goes when the sender is done).
-    if (inner_->unset_bit(Inner::RX_TASK_SET, Inner::VALUE_SENT)) inner_->rx_waker = Waker();
-    close();
-    inner_.reset();
-  }
-  std::shared_ptr<Inner> inner_;
+  detail::HalfRef<Inner, &Inner::drop_receiver> inner_;
 };
 
 template <class T>

@@ -45,6 +45,7 @@
 #include <utility>
 
 #include "weft/coop.hpp"
+#include "weft/detail/half_ref.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
 #include "weft/result.hpp"
@@ -107,6 +108,11 @@ struct WatchShared {
     // mutex orders that check after the last drop's notify_waiters (see Closed::poll).
     return rx_count.load(std::memory_order_relaxed);
   }
+  // The sender goes: the channel closes, and waiting receivers wake to see it.
+  void drop_sender() noexcept {
+    set_closed();
+    notify_rx.notify_waiters();
+  }
 };
 
 }  // namespace weft::detail
@@ -153,15 +159,7 @@ class Sender {
   using Shared = detail::WatchShared<T>;
 
  public:
-  Sender(Sender&&) noexcept = default;
-  Sender& operator=(Sender&& o) noexcept {
-    if (this != &o) {
-      drop();
-      s_ = std::move(o.s_);
-    }
-    return *this;
-  }
-  ~Sender() { drop(); }
+  // Moving and destroying: those of HalfRef (dropping the sender closes the channel).
 
   /// Replaces the value and notifies the receivers; fails (value back, channel unchanged)
   /// when there is no receiver. The old value is destroyed outside the lock.
@@ -221,7 +219,7 @@ class Sender {
     check();
     // Relaxed: a count, publishing nothing (see WatchShared::rx_count).
     s_->rx_count.fetch_add(1, std::memory_order_relaxed);
-    return Receiver<T>(s_, s_->load() & ~Shared::CLOSED);
+    return Receiver<T>(s_.shared(), s_->load() & ~Shared::CLOSED);
   }
   [[nodiscard]] std::size_t receiver_count() const {
     check();
@@ -260,7 +258,7 @@ class Sender {
   /// Ready once every receiver is gone (immediately if none is alive). Cancel safe.
   Closed closed() const {
     check();
-    return Closed(s_);
+    return Closed(s_.shared());
   }
 
  private:
@@ -270,13 +268,7 @@ class Sender {
   void check() const {
     if (!s_) throw std::logic_error("weft::watch::Sender: used after being moved from");
   }
-  void drop() noexcept {
-    if (!s_) return;
-    s_->set_closed();
-    s_->notify_rx.notify_waiters();
-    s_.reset();
-  }
-  std::shared_ptr<Shared> s_;
+  detail::HalfRef<Shared, &Shared::drop_sender> s_;
 };
 
 /// The receiving half. Copyable: each copy has its own seen version (a copy has seen what
