@@ -1,12 +1,22 @@
 #pragma once
 // The cooperative budget, as tokio's coop module. A worker gives each task poll a budget of
-// 128 units. Every runtime resource spends one unit when a poll of it completes: channel
-// receives (mpsc, oneshot, broadcast, watch), Notify, Semaphore, JoinHandle, JoinSet and
-// JoinMap, StreamMap entries, consume_budget(); and every leaf future awaited with co_await
-// spends at least one (one, unless the leaf spent budget itself). When the budget is spent,
-// the next resource returns Pending after waking its task, so a task whose awaits are
-// always ready, or a loop that drains an always-ready channel inside one poll (collect,
-// for_each), still yields to the others.
+// 128 units (a BudgetScope around the poll). What spends it, through poll_proceed (refuse
+// when nothing is left) and made_progress (spend one unit):
+// - these leaves, one unit when a poll of them completes: oneshot::Receiver,
+//   mpsc::Receiver (recv, poll_next), broadcast::Receiver (recv, its stream), watch's
+//   changed(), Notify::Notified (and so what waits through one: watch's Sender::closed(),
+//   CancellationToken::cancelled() unless already cancelled), Semaphore::Acquire (and so a
+//   bounded mpsc send or reserve that waits for room), JoinHandle, JoinSet's and JoinMap's
+//   join_next, consume_budget();
+// - ReadyStreamMap: one unit per stream it polls (unless the stream spent its own);
+// - every co_await of a leaf future in a weft::Task or stream::Generator: one unit when it
+//   completes, unless the leaf spent its own (future.hpp, PollAwaiter).
+// Nothing else spends: VecStreamMap, the stream combinators, sources and consumers, the
+// senders (but a bounded send that waits), oneshot's Sender::closed(), and every try_*
+// operation (stream::iter yields every 32 items on its own). When the budget is spent, the
+// next of these returns Pending after waking its task, so a task whose awaits are always
+// ready, or a loop that drains an always-ready channel inside one poll (collect, for_each),
+// still yields to the others.
 // Outside a worker (a MockTask, a thread that polls by hand) the budget is unconstrained.
 //
 // Opting out: `coop::unconstrained(x)` runs a future, stream or Task without a budget (its

@@ -131,10 +131,6 @@ struct MpscChan {
     // Acquire: pairs with the fetch_or of TX_GONE (tx_dec) or CLOSED (close).
     return state.load(std::memory_order_acquire) & (CLOSED | TX_GONE);
   }
-  [[nodiscard]] bool senders_gone() const noexcept {
-    // Acquire: as in finished().
-    return state.load(std::memory_order_acquire) & TX_GONE;
-  }
   void close() noexcept {
     // AcqRel: orders the close against the sends' entry RMWs (same word).
     state.fetch_or(CLOSED, std::memory_order_acq_rel);
