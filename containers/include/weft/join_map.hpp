@@ -196,5 +196,6 @@ class JoinMap {
   std::unordered_map<std::uint64_t, Entry*> by_id_;
   Core core_;
 };
+static_assert(Future<detail::JoinNext<JoinMap<int, int>>> && Future<detail::Shutdown<JoinMap<int, int>>>);
 
 }  // namespace weft

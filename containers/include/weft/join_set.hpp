@@ -78,5 +78,6 @@ class JoinSet {
   }
   Core core_;
 };
+static_assert(Future<detail::JoinNext<JoinSet<int>>> && Future<detail::Shutdown<JoinSet<int>>>);
 
 }  // namespace weft

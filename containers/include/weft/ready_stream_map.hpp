@@ -299,6 +299,8 @@ class ReadyStreamMap
   Entry* run_head_ = nullptr;  // the run list: entries known ready, each with a reference
   Entry* run_tail_ = nullptr;
 };
+static_assert(Stream<ReadyStreamMap<int, detail::StreamArchetype<int>>>);
+static_assert(Future<detail::NextMany<ReadyStreamMap<int, detail::StreamArchetype<int>>>>);
 
 /// The StreamMap of weft: the ready-set variant.
 template <class K, Stream S, class Hash = std::hash<K>, class KeyEqual = std::equal_to<K>>

@@ -123,5 +123,7 @@ class VecStreamMap : public detail::StreamMapCommon<VecStreamMap<K, S>, std::pai
   }
   std::vector<std::pair<K, S>> entries_;
 };
+static_assert(Stream<VecStreamMap<int, detail::StreamArchetype<int>>>);
+static_assert(Future<detail::NextMany<VecStreamMap<int, detail::StreamArchetype<int>>>>);
 
 }  // namespace weft

@@ -104,6 +104,7 @@ class ConsumeBudget {
     return ready();
   }
 };
+static_assert(Future<ConsumeBudget>);
 [[nodiscard]] inline ConsumeBudget consume_budget() noexcept { return {}; }
 
 }  // namespace coop
@@ -150,6 +151,8 @@ class UnconstrainedStream : public Unconstrained<F>, public item_of<F> {
   // Read by PollAwaiter: a co_await of it neither yields for budget nor charges.
   static constexpr bool weft_coop_unconstrained = true;
 };
+static_assert(Future<UnconstrainedStream<FutureArchetype<int>>>);
+static_assert(Stream<UnconstrainedStream<StreamArchetype<int>>>);
 }  // namespace detail
 
 namespace coop {

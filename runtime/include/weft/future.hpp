@@ -1,13 +1,13 @@
 #pragma once
 // The two-level execution model.
 //
-// Leaf futures are poll-based: `Poll<T> poll(Context&)`; a Pending result registers the
-// context's waker. Tasks (weft::Task<T>) are C++20 coroutines. Inside a task, `co_await f`
-// on a leaf future polls it with the task's own context; if it is Pending the coroutine is
-// suspended and recorded as the task's pending leaf, and the runtime re-polls the same leaf
-// (not the coroutine) each time the task is woken, resuming the coroutine only when the leaf
-// is ready. So a leaf may be polled many times; it must re-register the latest waker each
-// time it returns Pending.
+// Leaf futures are poll-based (the concept Future, in poll.hpp): `Poll<T> poll(Context&)`;
+// a Pending result registers the context's waker. Tasks (weft::Task<T>) are C++20
+// coroutines. Inside a task, `co_await f` on a leaf future polls it with the task's own
+// context; if it is Pending the coroutine is suspended and recorded as the task's pending
+// leaf, and the runtime re-polls the same leaf (not the coroutine) each time the task is
+// woken, resuming the coroutine only when the leaf is ready. So a leaf may be polled many
+// times; it must re-register the latest waker each time it returns Pending.
 #include <concepts>
 #include <coroutine>
 #include <exception>

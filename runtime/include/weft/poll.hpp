@@ -94,9 +94,10 @@ struct is_poll_of_optional<Poll<std::optional<T>>> : std::true_type {};
 }  // namespace detail
 
 // The two extension points of weft: what a type must provide to be awaited by a task
-// (Future) or drained by a consumer, a combinator or a StreamMap (Stream). Every leaf future
-// and stream of the library is checked against its concept with a static_assert next to its
-// definition (templates with a representative instantiation).
+// (Future) or drained by a consumer, a combinator or a StreamMap (Stream). The leaf futures
+// and streams of coop, the streams, the channels and sync primitives and the containers are
+// checked against their concept with a static_assert next to their definition (templates
+// with a representative instantiation, over the archetypes below).
 
 /// A poll-based leaf future (the model: weft/future.hpp): `Poll<T> poll(Context&)`, Pending
 /// only with the context's waker registered, and polled again (with the latest waker) after
@@ -116,6 +117,20 @@ concept Stream = requires(S& s, Context& cx) {
   requires detail::is_poll_of_optional<decltype(s.poll_next(cx))>::value;
 };
 
+namespace detail {
+/// The least a Future of T and a Stream of T can be: the representative inputs with which
+/// the static_asserts check the library's adaptors (declarations only, never run).
+template <class T>
+struct FutureArchetype {
+  Poll<T> poll(Context&);
+};
+template <class T>
+struct StreamArchetype {
+  Poll<std::optional<T>> poll_next(Context&);
+};
+}  // namespace detail
+
+static_assert(Future<detail::FutureArchetype<int>> && Stream<detail::StreamArchetype<int>>);
 static_assert(Future<PendingFuture<int>>);
 
 }  // namespace weft

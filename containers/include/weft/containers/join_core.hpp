@@ -24,6 +24,9 @@
 
 namespace weft::detail {
 
+// JoinCore polls each task's JoinHandle as a leaf future.
+static_assert(Future<JoinHandle<int>>);
+
 /// A set of entries with completion queue. Payload carries the per-entry data of the
 /// container (the key for JoinMap). Owner-only except through the wakers.
 template <class V, class Payload>

@@ -75,6 +75,7 @@ class Map {
   S s_;
   F f_;
 };
+static_assert(Stream<Map<detail::StreamArchetype<int>, int (*)(int)>>);
 inline constexpr auto map =
     detail::combinator<2>([]<Stream S, class F>(S s, F f) { return Map<S, F>(std::move(s), std::move(f)); });
 
@@ -99,6 +100,7 @@ class FilterMap {
   S s_;
   F f_;
 };
+static_assert(Stream<FilterMap<detail::StreamArchetype<int>, std::optional<int> (*)(int)>>);
 inline constexpr auto filter_map = detail::combinator<2>(
     []<Stream S, class F>(S s, F f) { return FilterMap<S, F>(std::move(s), std::move(f)); });
 
@@ -135,6 +137,7 @@ class Take {
   S s_;
   std::size_t left_;
 };
+static_assert(Stream<Take<detail::StreamArchetype<int>>>);
 inline constexpr auto take =
     detail::combinator<2>([]<Stream S>(S s, std::size_t n) { return Take<S>(std::move(s), n); });
 
@@ -165,6 +168,7 @@ class TakeWhile {
   P p_;
   bool done_ = false;
 };
+static_assert(Stream<TakeWhile<detail::StreamArchetype<int>, bool (*)(const int&)>>);
 inline constexpr auto take_while = detail::combinator<2>(
     []<Stream S, class P>(S s, P p) { return TakeWhile<S, P>(std::move(s), std::move(p)); });
 
@@ -193,6 +197,7 @@ class Skip {
   S s_;
   std::size_t left_;
 };
+static_assert(Stream<Skip<detail::StreamArchetype<int>>>);
 inline constexpr auto skip =
     detail::combinator<2>([]<Stream S>(S s, std::size_t n) { return Skip<S>(std::move(s), n); });
 
@@ -216,6 +221,7 @@ class Fuse {
  private:
   std::optional<S> s_;
 };
+static_assert(Stream<Fuse<detail::StreamArchetype<int>>>);
 inline constexpr auto fuse = detail::combinator<1>([]<Stream S>(S s) { return Fuse<S>(std::move(s)); });
 
 /// All of a, then all of b.
@@ -243,6 +249,7 @@ class Chain {
   Fuse<A> a_;
   Fuse<B> b_;
 };
+static_assert(Stream<Chain<detail::StreamArchetype<int>, detail::StreamArchetype<int>>>);
 inline constexpr auto chain = detail::combinator<2>(
     []<Stream A, Stream B>(A a, B b) { return Chain<A, B>(std::move(a), std::move(b)); });
 
@@ -299,6 +306,7 @@ class Zip {
   std::optional<stream_item_t<B>> ib_;
   bool done_ = false;
 };
+static_assert(Stream<Zip<detail::StreamArchetype<int>, detail::StreamArchetype<int>>>);
 inline constexpr auto zip =
     detail::combinator<2>([]<Stream A, Stream B>(A a, B b) { return Zip<A, B>(std::move(a), std::move(b)); });
 
@@ -355,6 +363,7 @@ class Merge {
   std::tuple<Fuse<Ss>...> ss_;
   std::size_t next_start_ = 0;
 };
+static_assert(Stream<Merge<detail::StreamArchetype<int>, detail::StreamArchetype<int>>>);
 template <Stream... Ss>
 Merge<Ss...> merge(Ss... ss) {
   return Merge<Ss...>(std::move(ss)...);
@@ -388,6 +397,7 @@ class TakeUntil {
   F f_;
   bool done_ = false;
 };
+static_assert(Stream<TakeUntil<detail::StreamArchetype<int>, detail::FutureArchetype<int>>>);
 inline constexpr auto take_until = detail::combinator<2>(
     []<Stream S, Future F>(S s, F f) { return TakeUntil<S, F>(std::move(s), std::move(f)); });
 

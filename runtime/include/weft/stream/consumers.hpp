@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "weft/result.hpp"
 #include "weft/stream/combinators.hpp"
 #include "weft/stream/stream.hpp"
 
@@ -76,6 +77,7 @@ class Collect {
   S s_;
   C out_;
 };
+static_assert(Future<Collect<std::vector<int>, detail::StreamArchetype<int>>>);
 template <class C, Stream S>
 Collect<C, S> collect(S s) {
   return Collect<C, S>(std::move(s));
@@ -110,6 +112,7 @@ class TryCollect {
   S s_;
   C out_;
 };
+static_assert(Future<TryCollect<std::vector<int>, detail::StreamArchetype<Result<int, int>>>>);
 template <class C, Stream S>
 TryCollect<C, S> try_collect(S s) {
   return TryCollect<C, S>(std::move(s));
@@ -133,6 +136,7 @@ class ForEach {
   S s_;
   F f_;
 };
+static_assert(Future<ForEach<detail::StreamArchetype<int>, void (*)(int)>>);
 template <Stream S, class F>
 ForEach<S, F> for_each(S s, F f) {
   return {std::move(s), std::move(f)};
@@ -202,6 +206,8 @@ class BufferUnordered {
   std::size_t start_ = 0;
   bool s_ended_ = false;
 };
+static_assert(Stream<BufferUnordered<detail::StreamArchetype<detail::FutureArchetype<int>>>>);
+static_assert(Stream<BufferUnordered<detail::StreamArchetype<Task<int>>>>);
 template <Stream S>
 BufferUnordered<S> buffer_unordered(S s, std::size_t limit) {
   return BufferUnordered<S>(std::move(s), limit);
@@ -230,6 +236,7 @@ class ForEachConcurrent {
   std::unique_ptr<F> f_;
   BufferUnordered<Map<S, Apply>> inner_;
 };
+static_assert(Future<ForEachConcurrent<detail::StreamArchetype<int>, Task<void> (*)(int)>>);
 template <Stream S, class F>
 ForEachConcurrent<S, F> for_each_concurrent(S s, std::size_t limit, F f) {
   return ForEachConcurrent<S, F>(std::move(s), limit, std::move(f));

@@ -67,6 +67,7 @@ class Iter {
   std::ranges::iterator_t<R> it_;
   unsigned since_yield_ = 0;
 };
+static_assert(Stream<Iter<std::vector<int>>>);
 template <std::ranges::input_range R>
 Iter<std::remove_cvref_t<R>> iter(R&& r) {
   return Iter<std::remove_cvref_t<R>>(std::forward<R>(r));
@@ -88,6 +89,7 @@ class Once {
  private:
   std::optional<T> v_;
 };
+static_assert(Stream<Once<int>>);
 template <class T>
 Once<T> once(T v) {
   return Once<T>(std::move(v));
@@ -105,6 +107,7 @@ class Repeat {
  private:
   T v_;
 };
+static_assert(Stream<Repeat<int>>);
 template <class T>
 Repeat<T> repeat(T v) {
   return Repeat<T>(std::move(v));
@@ -117,6 +120,7 @@ struct Empty {
   Poll<std::optional<T>> poll_next(Context&) { return std::optional<T>(); }
   [[nodiscard]] SizeHint size_hint() const { return {0, std::size_t{0}}; }
 };
+static_assert(Stream<Empty<int>>);
 template <class T>
 Empty<T> empty() {
   return {};
@@ -129,6 +133,7 @@ struct Pending {
   Poll<std::optional<T>> poll_next(Context&) { return weft::pending; }
   [[nodiscard]] SizeHint size_hint() const { return {0, std::nullopt}; }
 };
+static_assert(Stream<Pending<int>>);
 template <class T>
 Pending<T> pending() {
   return {};
@@ -199,5 +204,6 @@ class Generator {
   detail::UniqueCoroutine<promise_type> frame_;
   detail::LeafBase* leaf_ = nullptr;
 };
+static_assert(Stream<Generator<int>>);
 
 }  // namespace weft::stream

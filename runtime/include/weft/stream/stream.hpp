@@ -1,5 +1,5 @@
 #pragma once
-// The Stream model: a poll-based sequence of items.
+// The Stream model: a poll-based sequence of items (the concept, Stream, is in poll.hpp).
 //
 //   Poll<std::optional<Item>> poll_next(Context&)   Ready(item), Ready(nullopt) at the end,
 //                                                    or Pending (waker registered).
@@ -70,6 +70,7 @@ class Next {
  private:
   S* s_;
 };
+static_assert(Future<Next<detail::StreamArchetype<int>>>);
 template <Stream S>
 Next<S> next(S& s) noexcept {
   return Next<S>(s);
@@ -110,6 +111,7 @@ class BoxStream {
  private:
   std::unique_ptr<Base> p_;
 };
+static_assert(Stream<BoxStream<int>>);
 
 /// Yields each inner item as std::optional<Item>, then one std::nullopt item when the inner
 /// stream ends, then ends (tokio-stream's StreamNotifyClose). In a StreamMap this reports a
@@ -141,6 +143,7 @@ class StreamNotifyClose {
  private:
   std::optional<S> s_;
 };
+static_assert(Stream<StreamNotifyClose<detail::StreamArchetype<int>>>);
 
 /// A Task driven as a leaf future inside another task's poll (the task runs on the polling
 /// task, with its waker). Used by the concurrent stream consumers and select-style code.

@@ -557,6 +557,7 @@ class Receiver {
   std::uint64_t next_ = 0;  // the position this receiver reads next (invariant 2)
   std::unique_ptr<detail::BroadcastWaiter> waiter_;  // allocated on first poll_recv
 };
+static_assert(Future<Receiver<int>::Recv>);
 
 /// A Receiver as a Stream (tokio-stream's BroadcastStream): items are StreamItem<T>, a
 /// value or Lagged{n}; the stream ends (nullopt) when the channel is closed and drained.
@@ -586,7 +587,7 @@ class BroadcastStream {
   Receiver<T> rx_;
 };
 
-static_assert(weft::Stream<BroadcastStream<int>>);
+static_assert(Stream<BroadcastStream<int>>);
 
 /// The receiver as a Stream of StreamItem<T> (a value or Lagged), ending when closed.
 template <class T>

@@ -112,5 +112,6 @@ class CancellationToken {
 
   std::shared_ptr<Node> node_;
 };
+static_assert(Future<CancellationToken::Cancelled>);
 
 }  // namespace weft

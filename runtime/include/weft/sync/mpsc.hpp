@@ -396,6 +396,7 @@ class BasicSender {
     detail::MpscTxRef<T> tx_;
     Semaphore::Acquire acquire_;
   };
+  static_assert(Future<SendFuture> && Future<ReserveFuture>);
 
   detail::MpscTxRef<T> tx_;
 };
@@ -440,14 +441,13 @@ class Receiver {
   }
   Poll<std::optional<T>> poll_next(Context& cx) { return poll_recv(cx); }
 
+  /// The future of recv().
+  struct Recv {
+    Receiver* r;
+    Poll<std::optional<T>> poll(Context& cx) { return r->poll_recv(cx); }
+  };
   /// `co_await rx.recv()`: the next value, or nullopt at end-of-stream. Cancel safe.
-  auto recv() {
-    struct Recv {
-      Receiver* r;
-      Poll<std::optional<T>> poll(Context& cx) { return r->poll_recv(cx); }
-    };
-    return Recv{this};
-  }
+  Recv recv() { return Recv{this}; }
 
   /// Receives on a thread outside every runtime, blocking it until a value or the end.
   /// Throws std::logic_error on a runtime's thread.
@@ -544,6 +544,7 @@ class Receiver {
   }
   detail::MpscChan<T>* c_;
 };
+static_assert(Stream<Receiver<int>> && Future<Receiver<int>::Recv>);
 
 template <class T>
 using UnboundedReceiver = Receiver<T>;

@@ -165,5 +165,6 @@ class Notify {
   std::uint64_t generation_ = 0;  // notify_waiters calls; guarded by mu_
   detail::IntrusiveList<Waiter> waiters_;  // FIFO of waiting Notified futures; guarded by mu_
 };
+static_assert(Future<Notify::Notified>);
 
 }  // namespace weft

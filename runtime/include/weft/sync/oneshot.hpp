@@ -160,14 +160,13 @@ class Sender {
     if (s & Inner::CLOSED) return ready();
     return pending;
   }
+  /// The future of closed().
+  struct Closed {
+    Sender* s;
+    Poll<void> poll(Context& cx) { return s->poll_closed(cx); }
+  };
   /// A future that is ready when the receiver is gone (cancel safe).
-  auto closed() {
-    struct Closed {
-      Sender* s;
-      Poll<void> poll(Context& cx) { return s->poll_closed(cx); }
-    };
-    return Closed{this};
-  }
+  Closed closed() { return Closed{this}; }
 
  private:
   template <class U>
@@ -175,6 +174,7 @@ class Sender {
   explicit Sender(std::shared_ptr<Inner> i) noexcept : inner_(std::move(i)) {}
   detail::HalfRef<Inner, &Inner::drop_sender> inner_;
 };
+static_assert(Future<Sender<int>::Closed>);
 
 /// The receiving half; a leaf future yielding T, or throwing RecvError when the sender was
 /// dropped unsent. Cancel safe: dropping a pending receive loses nothing (the value stays in
@@ -260,6 +260,7 @@ class Receiver {
   }
   detail::HalfRef<Inner, &Inner::drop_receiver> inner_;
 };
+static_assert(Future<Receiver<int>>);
 
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel() {

@@ -170,5 +170,6 @@ class Semaphore {
   std::mutex mu_;
   detail::IntrusiveList<Waiter> list_;  // guarded by mu_
 };
+static_assert(Future<Semaphore::Acquire>);
 
 }  // namespace weft

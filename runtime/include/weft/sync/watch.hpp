@@ -270,6 +270,7 @@ class Sender {
   }
   detail::HalfRef<Shared, &Shared::drop_sender> s_;
 };
+static_assert(Future<Sender<int>::Closed>);
 
 /// The receiving half. Copyable: each copy has its own seen version (a copy has seen what
 /// its original had seen).
@@ -391,6 +392,7 @@ class Receiver {
   std::shared_ptr<Shared> s_;
   std::uint64_t version_;  // the version this receiver has seen (without the CLOSED bit)
 };
+static_assert(Future<Receiver<int>::Changed>);
 
 /// A channel holding `initial`, seen by the first receiver.
 template <class T>
