@@ -43,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "harness.hpp"
@@ -155,15 +156,25 @@ struct Worker {
   std::uint32_t next_random(std::uint32_t n) noexcept { return rng.below(n); }
 };
 
+// Sets a thread-local for a scope and restores the previous value after it.
+template <class T>
+class ScopedThreadLocal {
+ public:
+  ScopedThreadLocal(T& var, T value) noexcept : var_(var), saved_(std::exchange(var, value)) {}
+  ~ScopedThreadLocal() { var_ = saved_; }
+  ScopedThreadLocal(const ScopedThreadLocal&) = delete;
+  ScopedThreadLocal& operator=(const ScopedThreadLocal&) = delete;
+
+ private:
+  T& var_;
+  T saved_;
+};
+
 // The worker this thread is acting as (a worker thread, or a current_thread block_on).
 // Defined in scheduler.cpp (one definition: cheap TLS access, also in a shared library).
 extern thread_local Worker* tls_worker;
-struct TlsWorkerScope {
-  Worker* saved;
-  explicit TlsWorkerScope(Worker* w) noexcept : saved(tls_worker) { tls_worker = w; }
-  ~TlsWorkerScope() { tls_worker = saved; }
-  TlsWorkerScope(const TlsWorkerScope&) = delete;
-  TlsWorkerScope& operator=(const TlsWorkerScope&) = delete;
+struct TlsWorkerScope : ScopedThreadLocal<Worker*> {
+  explicit TlsWorkerScope(Worker* w) noexcept : ScopedThreadLocal(tls_worker, w) {}
 };
 
 // The runtime this thread has entered without being one of its workers: a thread waiting
@@ -171,12 +182,8 @@ struct TlsWorkerScope {
 // thread destroying the runtime (so a task destructor run by shutdown can call weft::spawn
 // or Handle::current, as in tokio; the spawned task is cancelled at once).
 extern thread_local Scheduler* tls_entered;
-struct EnterScope {
-  Scheduler* saved;
-  explicit EnterScope(Scheduler* s) noexcept : saved(tls_entered) { tls_entered = s; }
-  ~EnterScope() { tls_entered = saved; }
-  EnterScope(const EnterScope&) = delete;
-  EnterScope& operator=(const EnterScope&) = delete;
+struct EnterScope : ScopedThreadLocal<Scheduler*> {
+  explicit EnterScope(Scheduler* s) noexcept : ScopedThreadLocal(tls_entered, s) {}
 };
 
 class Scheduler {

@@ -183,4 +183,7 @@ class [[nodiscard]] JoinHandle {
   bool taken_ = false;
 };
 
+static_assert(Future<JoinHandle<int>> && Future<JoinHandle<void>>);
+static_assert(Future<decltype(std::declval<JoinHandle<int>&>().result())>);
+
 }  // namespace weft

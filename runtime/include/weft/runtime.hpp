@@ -221,5 +221,6 @@ class YieldNow {
   bool yielded_ = false;
 };
 [[nodiscard]] inline YieldNow yield_now() noexcept { return {}; }
+static_assert(Future<YieldNow>);
 
 }  // namespace weft

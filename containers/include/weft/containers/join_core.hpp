@@ -24,8 +24,7 @@
 
 namespace weft::detail {
 
-// JoinCore polls each task's JoinHandle as a leaf future.
-static_assert(Future<JoinHandle<int>>);
+// JoinCore polls each task's JoinHandle as a leaf future (its Future check is in join_handle.hpp).
 
 /// A set of entries with completion queue. Payload carries the per-entry data of the
 /// container (the key for JoinMap). Owner-only except through the wakers.
