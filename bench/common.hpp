@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "weft/detail/random.hpp"
 #include "weft/sync/notify.hpp"
 #include "weft/weft.hpp"
 
@@ -68,15 +69,7 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 /// xorshift64 (Marsaglia), the same generator as bench/tokio's, so both sides see the same
 /// sequence of random choices.
-struct XorShift64 {
-  std::uint64_t s;
-  std::uint64_t next() noexcept {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  }
-};
+using XorShift64 = weft::detail::XorShift64;
 
 /// Registers a benchmark with the harness's conventions (one timed run per repetition).
 #define WEFT_BENCHMARK(fn) BENCHMARK(fn)->Iterations(1)->UseRealTime()->Unit(benchmark::kMicrosecond)

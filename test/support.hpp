@@ -30,9 +30,6 @@ struct Guard {
   ~Guard() { dropped->fetch_add(1); }
 };
 
-/// A waker that counts its wakes; clones share the counter (the one of weft/testing).
-using CountingWaker = weft::testing::WakeCounter;
-
 /// A one-shot event: set() from any thread completes every Future awaiting it. The waker
 /// registration is replaced on each poll, as a leaf must.
 class Event {

@@ -28,37 +28,6 @@ void drop_task_ref(Header* t) noexcept {
 
 void schedule_notified(Header* t) noexcept { t->sched->schedule(Notified::adopt(t)); }
 
-Notified Harness::poll(Notified task, OwnedTasks& owned) noexcept {
-  Header* t = task.get();
-  switch (t->state.to_running()) {  // T1
-    case RunOutcome::Failed:
-      return {};  // shutdown took it; `task` drops the queue's reference
-    case RunOutcome::Cancelled:
-      cancel_and_complete(std::move(task).into_ref(), "task was aborted", owned);
-      return {};
-    case RunOutcome::Success:
-      break;
-  }
-  WakerRef waker(&task_waker_vtable, t);
-  Context cx(waker.get());
-  // R1: we hold RUNNING, so the frame is ours.
-  if (drive(t->root, t->leaf, cx)) {
-    t->vtable->store_output(t);
-    complete(std::move(task).into_ref(), owned);
-    return {};
-  }
-  switch (t->state.to_idle()) {  // T2
-    case IdleOutcome::Ok:
-      return {};  // waiting for a wake; `task` drops the running reference
-    case IdleOutcome::OkNotified:
-      return task;  // woken while running: the running reference is the new notified one
-    case IdleOutcome::Cancelled:
-      cancel_and_complete(std::move(task).into_ref(), "task was aborted", owned);
-      return {};
-  }
-  return {};
-}
-
 void Harness::cancel_unbound(Notified task, OwnedTasks& owned) noexcept {
   // The owned list's share of the initial references (task_state.hpp) was never taken by
   // the list: drop it with the rest.

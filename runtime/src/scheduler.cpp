@@ -153,7 +153,7 @@ Notified Scheduler::next_random_task(Worker& w) noexcept {
   return t;
 }
 
-void Scheduler::run_task(Worker& w, Notified t) noexcept {
+void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
   if (w.searching) {
     w.searching = false;
     // The last searcher to find work wakes another, so the work spreads.
@@ -182,7 +182,7 @@ void Scheduler::run_task(Worker& w, Notified t) noexcept {
   w.lifo_enabled = true;
 }
 
-void Scheduler::poll_task(Worker& w, Notified t) noexcept {
+void Scheduler::poll_task(Worker& w, Notified&& t) noexcept {
   w.tuner.polled();
   Notified again = Harness::poll(std::move(t), owned_);
   if (!again) return;
@@ -198,7 +198,7 @@ void Scheduler::poll_task(Worker& w, Notified t) noexcept {
   push_local(w, std::move(again));
 }
 
-void Scheduler::push_local(Worker& w, Notified t) {
+void Scheduler::push_local(Worker& w, Notified&& t) {
   w.local.push_back(std::move(t).into_raw(), *this);
   if (is_current_thread()) return;  // the one worker is this thread
   // A lone runnable task is this worker's next one: no other worker is needed for it (see
@@ -208,7 +208,7 @@ void Scheduler::push_local(Worker& w, Notified t) {
   if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
 }
 
-void Scheduler::spawn(Notified t) {
+void Scheduler::spawn(Notified&& t) {
   if (!owned_.bind(t.get())) {
     Harness::cancel_unbound(std::move(t), owned_);  // shut down: completed now, never polled
     return;
@@ -216,7 +216,7 @@ void Scheduler::spawn(Notified t) {
   schedule(std::move(t));
 }
 
-void Scheduler::schedule(Notified t) noexcept {
+void Scheduler::schedule(Notified&& t) noexcept {
   Worker* w = tls_worker;
   if (w != nullptr && w->sched == this) {
     if (w->lifo_enabled && opts_.lifo_slot && !opts_.randomize_schedule) {
@@ -238,14 +238,15 @@ void Scheduler::schedule(Notified t) noexcept {
   schedule_remote(std::move(t));
 }
 
-void Scheduler::schedule_remote(Notified t) noexcept {
+void Scheduler::schedule_remote(Notified&& t) noexcept {
   // Seq_cst pair with shutdown(): either we see closed_, or shutdown sees our increment
   // and waits until we are done with the scheduler.
   remote_inflight_->fetch_add(1, std::memory_order_seq_cst);
   if (closed_.load(std::memory_order_seq_cst)) {
     remote_inflight_->fetch_sub(1, std::memory_order_release);
     // The task stays NOTIFIED in the owned list; shutdown cancels it (T6 takes notified
-    // tasks that are in no queue). `t` drops the notified reference we were handed.
+    // tasks that are in no queue). Drop the notified reference we were handed.
+    Notified dropped = std::move(t);
     return;
   }
   inject_.push(std::move(t).into_raw());

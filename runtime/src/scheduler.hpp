@@ -204,9 +204,9 @@ class Scheduler {
   void start();
   /// Registers a new task (its first notified reference) and schedules it; if the runtime
   /// has shut down, completes it at once as cancelled.
-  void spawn(Notified t);
+  void spawn(Notified&& t);
   /// Schedules a notified task (a spawn or a wake; see the overview for where it goes).
-  void schedule(Notified t) noexcept;
+  void schedule(Notified&& t) noexcept;
   void shutdown();
   /// Blocks the calling (non-worker) thread until ready(cx) returns true: true then; false if
   /// the runtime shut down first. current_thread: the thread drives the runtime meanwhile
@@ -220,14 +220,16 @@ class Scheduler {
 
  private:
   // ---- shared by both flavours (scheduler.cpp) ----
+  // A Notified&& parameter is consumed by the callee on every path (rvalue references
+  // rather than values only to spare a temporary per call on the hot path).
   Notified next_task(Worker& w);
   Notified next_random_task(Worker& w) noexcept;
   /// One tick's work: polls `t`, then the LIFO chain it starts (budget-shared).
-  void run_task(Worker& w, Notified t) noexcept;
-  void poll_task(Worker& w, Notified t) noexcept;
+  void run_task(Worker& w, Notified&& t) noexcept;
+  void poll_task(Worker& w, Notified&& t) noexcept;
   void maintenance(Worker& w);
-  void push_local(Worker& w, Notified t);
-  void schedule_remote(Notified t) noexcept;
+  void push_local(Worker& w, Notified&& t);
+  void schedule_remote(Notified&& t) noexcept;
   /// Wakes the flavour's sleeper for work made available from outside a worker.
   void notify_remote_work() noexcept;
   [[nodiscard]] bool shutting_down() const noexcept;

@@ -22,7 +22,7 @@ using weft_test::ct;
 // of ready polls (each made a new leaf with make()).
 template <class Make>
 int ready_polls_within(int budget, Make make) {
-  weft_test::CountingWaker cw;
+  weft::testing::WakeCounter cw;
   weft::Waker w = cw.waker();
   weft::Context cx(w);
   weft::coop::BudgetScope scope(budget);
@@ -163,7 +163,7 @@ TEST(Coop, awaiting_an_unconstrained_leaf_neither_yields_nor_charges) {
 
 TEST(Coop, unconstrained_leaf_and_stream_poll_without_budget) {
   weft::Semaphore sem(100);
-  weft_test::CountingWaker cw;
+  weft::testing::WakeCounter cw;
   weft::Waker w = cw.waker();
   weft::Context cx(w);
   weft::coop::BudgetScope scope(0);  // nothing left

@@ -285,7 +285,7 @@ TEST(Spawn, current_thread_block_on_that_throws_hands_the_core_to_a_waiter) {
     std::atomic<bool> a_driving{false};
     auto [tx, rx] = weft::oneshot::channel<int>();
     bool a_threw = false;
-    std::thread a([&] {
+    std::thread a([&, &tx = tx] {  // clang 14 cannot capture a structured binding
       try {
         a_driving = true;
         (void)rt.block_on(ThrowsAfterB{&sh});

@@ -6,16 +6,17 @@
 
 namespace weft::detail {
 
-/// Marsaglia's xorshift64 (13, 7, 17): the generator of the workers and of random_below.
+/// Marsaglia's xorshift64 (13, 7, 17): the generator of the workers and of random_below
+/// (and of the benchmarks, whose tokio twins use the same sequence).
 struct XorShift64 {
   std::uint64_t state;  // never 0
-  std::uint32_t below(std::uint32_t n) noexcept {
-    if (n == 0) return 0;
+  std::uint64_t next() noexcept {
     state ^= state << 13;
     state ^= state >> 7;
     state ^= state << 17;
-    return static_cast<std::uint32_t>(state % n);
+    return state;
   }
+  std::uint32_t below(std::uint32_t n) noexcept { return n == 0 ? 0 : static_cast<std::uint32_t>(next() % n); }
 };
 
 /// A number in [0, n) (0 when n is 0). Not for cryptography.
