@@ -50,9 +50,11 @@
 // Range and clamp. A deadline more than max_duration = 63 * 64^(Levels-1) ticks after
 // elapsed() (2^36 - 2^30 ms = 67,645,734,912 ms, about 2.14 years, for TimerWheel) is
 // clamped to elapsed() + max_duration when inserted: such a timer fires early, at the
-// clamp, and deadline() says so. (tokio documents a similar maximum for Sleep, 2^36 - 2 ms.
-// A driver that needs farther deadlines re-inserts an entry that fires before the time its
-// owner asked for.) Why 63 top-level slots and not 64: a top-level entry is up to one
+// clamp, and deadline() says so. tokio documents a similar maximum for Sleep (2^36 - 2 ms),
+// but its wheel does not clamp: it keeps the true deadline and files a far entry again each
+// time its top-level slot comes round. Here a driver that needs farther deadlines
+// re-inserts an entry that fires before the time its owner asked for (a sleep compares its
+// Instant). Why 63 top-level slots and not 64: a top-level entry is up to one
 // rotation ahead of elapsed(), so a slot index that is behind elapsed()'s one means "next
 // rotation"; if an entry could land in elapsed()'s own top-level slot index (possible from
 // 2^36 - 2^30 ticks ahead on), that slot would mean both "now" and "one rotation ahead",
