@@ -182,7 +182,10 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
   w.lifo_enabled = true;
 }
 
-void Scheduler::poll_task(Worker& w, Notified&& t) noexcept {
+// Inlined (forced) into run_task, with Harness::poll: then the compiler sees every move of
+// the task's Notified and drops the null checks of the moved-from ones (callgrind of
+// yield_many: 7% more instructions per yield out of line, none inlined).
+[[gnu::always_inline]] inline void Scheduler::poll_task(Worker& w, Notified&& t) noexcept {
   w.tuner.polled();
   Notified again = Harness::poll(std::move(t), owned_);
   if (!again) return;
