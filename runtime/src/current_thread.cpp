@@ -37,16 +37,8 @@ bool Scheduler::block_on_current_thread(FunctionRef<bool(Context&)> ready, Parke
         continue;
       }
     }
-    // Releases the core and unparks the waiters however drive() returns (a throwing future
-    // included), so one of them can take the core.
-    struct ReleaseCore {
-      Scheduler* s;
-      std::unique_lock<std::mutex>& core;
-      ~ReleaseCore() {
-        core.unlock();
-        s->unpark_core_waiters();
-      }
-    } release{this, core};
+    // However drive() returns (a throwing future included), a waiter can take the core.
+    CoreRelease release{this, core};
     return drive(ready);
   }
 }

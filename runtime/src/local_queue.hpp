@@ -51,7 +51,6 @@ class Steal {
   static Steal retry() noexcept { return Steal(Kind::Retry, nullptr); }
   static Steal success(T task) noexcept { return Steal(Kind::Success, task); }
 
-  [[nodiscard]] Kind kind() const noexcept { return kind_; }
   [[nodiscard]] bool is_empty() const noexcept { return kind_ == Kind::Empty; }
   [[nodiscard]] bool is_retry() const noexcept { return kind_ == Kind::Retry; }
   [[nodiscard]] bool is_success() const noexcept { return kind_ == Kind::Success; }
@@ -275,7 +274,6 @@ class LocalQueue<T, Cap>::Stealer {
  public:
   /// Racy: a hint for whether there is anything to steal.
   [[nodiscard]] bool is_empty() const noexcept { return q_->len() == 0; }
-  [[nodiscard]] std::uint32_t len() const noexcept { return q_->len(); }
 
  private:
   friend class LocalQueue;

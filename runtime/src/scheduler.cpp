@@ -290,14 +290,7 @@ void Scheduler::shutdown() {
   std::unique_lock core(core_mu_);  // current_thread: no block_on is driving the worker
   // Let waiting block_on calls see the core free once the tasks are cancelled below (one
   // of them then finds the runtime shut down); see current_thread.cpp.
-  struct WakeCoreWaiters {
-    Scheduler* s;
-    std::unique_lock<std::mutex>& core;
-    ~WakeCoreWaiters() {
-      core.unlock();
-      s->unpark_core_waiters();
-    }
-  } wake_waiters{this, core};
+  CoreRelease release{this, core};
   // Seq_cst: the shutdown side of the Dekker pair with schedule_remote (closed_ store, then
   // this load); acquire alone would not take part in the total order. It also pairs with
   // schedule_remote's release decrement.

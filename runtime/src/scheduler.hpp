@@ -256,6 +256,19 @@ class Scheduler {
   /// ready.
   bool drive(FunctionRef<bool(Context&)> ready);
   void unpark_core_waiters();
+  /// Releases a held core_mu_ and then unparks the block_on calls waiting for it (the
+  /// order the no-lost-release argument in current_thread.cpp needs), on any exit path.
+  struct CoreRelease {
+    CoreRelease(Scheduler* sched, std::unique_lock<std::mutex>& held) noexcept : s(sched), core(held) {}
+    Scheduler* s;
+    std::unique_lock<std::mutex>& core;
+    ~CoreRelease() {
+      core.unlock();
+      s->unpark_core_waiters();
+    }
+    CoreRelease(const CoreRelease&) = delete;
+    CoreRelease& operator=(const CoreRelease&) = delete;
+  };
 
   RuntimeOptions opts_;
   // refs: Runtime + Handles + task cells; the last ref_dec deletes the scheduler.

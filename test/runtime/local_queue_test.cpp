@@ -96,96 +96,81 @@ TEST(LocalQueue, steal_from_empty_and_single) {
   EXPECT_EQ(dst.owner.pop(), nullptr);
 }
 
-// With a single thief there is never a steal in progress to collide with: every steal is
-// Success or Empty, never Retry, against an owner that keeps pushing and popping.
-TEST(LocalQueue, a_lone_thief_never_gets_retry) {
-  constexpr int n_items = 100000;
+// A thief: steals from `victim` into its own queue and drains what it took, until a steal
+// finds the victim empty after `done` was set (a Retry means another thief is mid-steal, so
+// it looks again). Returns how many steals reported Retry.
+template <std::uint32_t Cap, class Mark>
+int steal_until_done(Queue<Cap>& victim, const std::atomic<bool>& done, Mark mark) {
+  Queue<Cap> mine;
+  int retries = 0;
+  for (;;) {
+    // Acquire: pairs with the owner's release store of `done` after its last push and pop.
+    const bool last = done.load(std::memory_order_acquire);
+    Steal<int*> s = mine.owner.steal_from(victim.stealer);
+    if (s.is_retry()) ++retries;
+    if (s.is_success()) {
+      mark(s.task());
+      while (int* r = mine.owner.pop()) mark(r);
+    } else if (last && s.is_empty()) {
+      return retries;
+    }
+  }
+}
+
+// The owner pushes n_items, popping after every pop_every-th push, then pops the rest, while
+// `thieves` threads run steal_until_done. Counts how often each item was seen (popped, stolen
+// or overflowed) and the Retry results.
+struct Outcome {
+  int missing = 0, duplicated = 0, retries = 0;
+  bool empty_at_end = false;
+};
+Outcome owner_against_thieves(int n_items, int thieves, int pop_every) {
   Queue<64> q;
   Sink sink;
-  std::vector<int> items(n_items, 0);
-  std::vector<std::atomic<int>> seen(n_items);
+  std::vector<int> items(static_cast<std::size_t>(n_items), 0);
+  std::vector<std::atomic<int>> seen(items.size());
   std::atomic<bool> done{false};
   std::atomic<int> retries{0};
-  auto mark = [&](int* p) { seen[p - items.data()].fetch_add(1, std::memory_order_relaxed); };
-  std::thread thief([&] {
-    Queue<64> mine;
-    for (;;) {
-      const bool last = done.load(std::memory_order_acquire);
-      Steal<int*> s = mine.owner.steal_from(q.stealer);
-      if (s.is_retry()) retries.fetch_add(1);
-      if (s.is_success()) {
-        mark(s.task());
-        while (int* r = mine.owner.pop()) mark(r);
-      } else if (last) {
-        break;
-      }
-    }
-  });
+  auto mark = [&](int* p) { seen[static_cast<std::size_t>(p - items.data())].fetch_add(1, std::memory_order_relaxed); };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < thieves; ++t)
+    threads.emplace_back([&] { retries.fetch_add(steal_until_done(q, done, mark)); });
   for (int i = 0; i < n_items; ++i) {
-    q.owner.push_back(&items[i], sink);
-    if (i % 2 == 0)
+    q.owner.push_back(&items[static_cast<std::size_t>(i)], sink);
+    if (i % pop_every == 0)
       if (int* p = q.owner.pop()) mark(p);
   }
   while (int* p = q.owner.pop()) mark(p);
+  // Release: pairs with the thieves' acquire load of `done` (steal_until_done).
   done.store(true, std::memory_order_release);
-  thief.join();
+  for (auto& t : threads) t.join();
   for (int* p : sink.items) mark(p);
-  EXPECT_EQ(retries.load(), 0);
-  int wrong = 0;
-  for (auto& c : seen) wrong += c.load() != 1;
-  EXPECT_EQ(wrong, 0);
-  EXPECT_TRUE(q.stealer.is_empty());
+  Outcome o;
+  for (auto& c : seen) {
+    o.missing += c.load() == 0;
+    o.duplicated += c.load() > 1;
+  }
+  o.retries = retries.load();
+  o.empty_at_end = q.stealer.is_empty();
+  return o;
+}
+
+// With a single thief there is never a steal in progress to collide with: every steal is
+// Success or Empty, never Retry, against an owner that keeps pushing and popping.
+TEST(LocalQueue, a_lone_thief_never_gets_retry) {
+  const Outcome o = owner_against_thieves(100000, 1, 2);
+  EXPECT_EQ(o.retries, 0);
+  EXPECT_EQ(o.missing, 0);
+  EXPECT_EQ(o.duplicated, 0);
+  EXPECT_TRUE(o.empty_at_end);
 }
 
 // Owner pushes and pops; stealers steal into their own queues and drain them. Every item
 // is seen exactly once, whether popped, stolen or overflowed.
 TEST(LocalQueue, stampede_every_item_exactly_once) {
-  constexpr int n_items = 200000;
-  constexpr int n_stealers = 3;
-  Queue<64> q;
-  Sink sink;
-  std::vector<int> items(n_items, 0);
-  std::vector<std::atomic<int>> seen(n_items);
-  std::atomic<bool> done{false};
-  auto mark = [&](int* p) { seen[p - items.data()].fetch_add(1, std::memory_order_relaxed); };
-
-  std::vector<std::thread> stealers;
-  for (int s = 0; s < n_stealers; ++s) {
-    stealers.emplace_back([&] {
-      Queue<64> mine;
-      while (!done.load(std::memory_order_acquire)) {
-        if (int* p = mine.owner.steal_from(q.stealer).task()) {
-          mark(p);
-          while (int* r = mine.owner.pop()) mark(r);
-        }
-      }
-      // Drain: Retry means another stealer is mid-steal, so look again; only Empty ends.
-      for (;;) {
-        Steal<int*> s = mine.owner.steal_from(q.stealer);
-        if (s.is_empty()) break;
-        if (s.is_success()) {
-          mark(s.task());
-          while (int* r = mine.owner.pop()) mark(r);
-        }
-      }
-    });
-  }
-  for (int i = 0; i < n_items; ++i) {
-    q.owner.push_back(&items[i], sink);
-    if (i % 3 == 0)
-      if (int* p = q.owner.pop()) mark(p);
-  }
-  while (int* p = q.owner.pop()) mark(p);
-  done.store(true, std::memory_order_release);
-  for (auto& t : stealers) t.join();
-  for (int* p : sink.items) mark(p);
-  int missing = 0, dup = 0;
-  for (auto& s : seen) {
-    int c = s.load();
-    missing += c == 0;
-    dup += c > 1;
-  }
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(dup, 0);
+  const Outcome o = owner_against_thieves(200000, 3, 3);
+  EXPECT_EQ(o.missing, 0);
+  EXPECT_EQ(o.duplicated, 0);
+  EXPECT_TRUE(o.empty_at_end);
 }
 }  // namespace
