@@ -26,7 +26,7 @@ void drop_task_ref(Header* t) noexcept {
   if (t->state.ref_dec()) t->vtable->dealloc(t);
 }
 
-void schedule_notified(Header* t) noexcept { t->sched->schedule(Notified::adopt(t)); }
+void schedule_notified(Header* t) noexcept { t->sched->schedule(t); }
 
 void Harness::cancel_unbound(Notified task, OwnedTasks& owned) noexcept {
   // The owned list's share of the initial references (task_state.hpp) was never taken by

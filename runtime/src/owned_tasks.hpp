@@ -22,7 +22,7 @@ class OwnedTasks {
 
  public:
   /// Adds `t`; false if closed (the caller completes the task as cancelled).
-  bool bind(Header* t) {
+  bool bind(Header* t) noexcept {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
     if (s.closed) return false;

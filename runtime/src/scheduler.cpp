@@ -27,7 +27,7 @@ void scheduler_ref_inc(Scheduler* s) noexcept { s->ref_inc(); }
 void scheduler_ref_dec(Scheduler* s) noexcept { s->ref_dec(); }
 void scheduler_task_ref_acquire(Scheduler* s) noexcept { s->task_ref_acquire(); }
 void scheduler_task_ref_release(Scheduler* s) noexcept { s->task_ref_release(); }
-void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(Notified::adopt(t)); }
+void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
 Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : tls_entered; }
 std::uint32_t random_below(std::uint32_t n) noexcept {
   if (Worker* w = tls_worker) return w->next_random(n);
@@ -173,7 +173,7 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
     Notified next = Notified::adopt(w.lifo.exchange(nullptr, std::memory_order_acquire));
     if (!next) break;  // a rescuer took it
     if (coop::remaining() == 0) {
-      push_local(w, std::move(next));  // the budget is spent: the LIFO task waits its turn
+      push_local(w, std::move(next).into_raw());  // the budget is spent: the LIFO task waits its turn
       break;
     }
     if (++lifo_polls >= max_lifo_polls_per_tick) w.lifo_enabled = false;
@@ -197,12 +197,12 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
   // as in tokio, where the displaced LIFO task reaches the run queue first.
   // Acquire: as in run_task's exchange (the task is this thread's own; a rescuer may have
   // taken it, then the slot is empty).
-  if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) push_local(w, Notified::adopt(l));
-  push_local(w, std::move(again));
+  if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) push_local(w, l);
+  push_local(w, std::move(again).into_raw());
 }
 
-void Scheduler::push_local(Worker& w, Notified&& t) {
-  w.local.push_back(std::move(t).into_raw(), *this);
+void Scheduler::push_local(Worker& w, Header* notified) noexcept {
+  w.local.push_back(notified, *this);
   if (is_current_thread()) return;  // the one worker is this thread
   // A lone runnable task is this worker's next one: no other worker is needed for it (see
   // "Waking idle workers" in scheduler.hpp; a stuck worker's lone task is rescued). The
@@ -211,37 +211,35 @@ void Scheduler::push_local(Worker& w, Notified&& t) {
   if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
 }
 
-void Scheduler::spawn(Notified&& t) {
-  if (!owned_.bind(t.get())) {
-    Harness::cancel_unbound(std::move(t), owned_);  // shut down: completed now, never polled
+void Scheduler::spawn(Header* notified) noexcept {
+  if (!owned_.bind(notified)) {
+    // shut down: completed now, never polled
+    Harness::cancel_unbound(Notified::adopt(notified), owned_);
     return;
   }
-  schedule(std::move(t));
+  schedule(notified);
 }
 
-void Scheduler::schedule(Notified&& t) noexcept {
+void Scheduler::schedule(Header* notified) noexcept {
   Worker* w = tls_worker;
-  if (w != nullptr && w->sched == this) {
-    if (w->lifo_enabled && opts_.lifo_slot && !opts_.randomize_schedule) {
-      // Relaxed: only this thread fills the slot (a rescuer only empties it).
-      if (w->lifo.load(std::memory_order_relaxed) == nullptr) {
-        // Release: pairs with a rescuer's acquire load / CAS. No notify: this worker runs it
-        // next (or a rescuer does, if this worker gets stuck).
-        w->lifo.store(std::move(t).into_raw(), std::memory_order_release);
-        return;
-      }
-      // AcqRel: as above, and acquire for the displaced task, which we now own.
-      Notified prev = Notified::adopt(w->lifo.exchange(std::move(t).into_raw(), std::memory_order_acq_rel));
-      if (!prev) return;   // a rescuer took the previous one meanwhile
-      t = std::move(prev);  // the displaced task goes to the queue (and notifies)
+  if (w == nullptr || w->sched != this) return schedule_remote(notified);
+  if (w->lifo_enabled && opts_.lifo_slot && !opts_.randomize_schedule) {
+    // Relaxed: only this thread fills the slot (a rescuer only empties it).
+    if (w->lifo.load(std::memory_order_relaxed) == nullptr) {
+      // Release: pairs with a rescuer's acquire load / CAS. No notify: this worker runs it
+      // next (or a rescuer does, if this worker gets stuck).
+      w->lifo.store(notified, std::memory_order_release);
+      return;
     }
-    push_local(*w, std::move(t));
-    return;
+    // AcqRel: as above, and acquire for the displaced task, which we now own.
+    notified = w->lifo.exchange(notified, std::memory_order_acq_rel);
+    if (notified == nullptr) return;  // a rescuer took the previous one meanwhile
+    // the displaced task goes to the queue (and notifies)
   }
-  schedule_remote(std::move(t));
+  push_local(*w, notified);
 }
 
-void Scheduler::schedule_remote(Notified&& t) noexcept {
+void Scheduler::schedule_remote(Header* notified) noexcept {
   // Seq_cst pair with shutdown(): either we see closed_, or shutdown sees our increment
   // and waits until we are done with the scheduler.
   remote_inflight_->fetch_add(1, std::memory_order_seq_cst);
@@ -249,10 +247,10 @@ void Scheduler::schedule_remote(Notified&& t) noexcept {
     remote_inflight_->fetch_sub(1, std::memory_order_release);
     // The task stays NOTIFIED in the owned list; shutdown cancels it (T6 takes notified
     // tasks that are in no queue). Drop the notified reference we were handed.
-    Notified dropped = std::move(t);
+    Notified dropped = Notified::adopt(notified);
     return;
   }
-  inject_.push(std::move(t).into_raw());
+  inject_.push(notified);
   notify_remote_work();
   // Release: pairs with shutdown's acquire load; our pushes happen before its drain.
   remote_inflight_->fetch_sub(1, std::memory_order_release);
