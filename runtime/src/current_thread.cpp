@@ -104,8 +104,9 @@ bool Scheduler::drive(FunctionRef<bool(Context&)> ready) {
     }
     // Relaxed: as above.
     if (ran || wake->woken.load(std::memory_order_relaxed)) continue;
-    maintenance(w);  // closes the tuner's batch before the idle time
-    w.parker.park();
+    maintenance(w);  // closes the tuner's batch before the idle time; polls the driver
+    if (has_local_work(w)) continue;  // the poll's wakes queued tasks here
+    (void)park_thread(w, std::nullopt);  // in the driver (I/O, timers), or until unparked
     w.tuner.start_batch();
   }
 }

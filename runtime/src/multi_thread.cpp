@@ -108,11 +108,15 @@ Notified Scheduler::park(Worker& w) {
       if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
       return {};
     }
-    bool unparked = true;
-    if (timed) {
-      unparked = w.parker.park_for(rescue_interval * (1u << w.rescue_backoff));
-    } else {
-      w.parker.park();
+    const bool unparked =
+        park_thread(w, timed ? std::optional(std::chrono::nanoseconds(rescue_interval * (1u << w.rescue_backoff)))
+                             : std::nullopt);
+    // A driver turn's wakes queued tasks here: run them (as tokio's transition_from_parked),
+    // searching only if a notifier took us off the sleepers (it counted us as searching).
+    if (has_local_work(w)) {
+      w.searching = !idle_.unpark_worker_by_id(w.index);
+      if (w.local.len() > 1) notify_parked();  // more than this worker's next task
+      return {};
     }
     if (!idle_.is_parked(w.index)) {
       w.searching = true;  // worker_to_notify counted us as a searcher

@@ -44,11 +44,15 @@ Scheduler::Scheduler(RuntimeOptions opts) : opts_(std::move(opts)), idle_(resolv
   if (opts_.randomize_schedule && (opts_.flavor != Flavor::current_thread || !opts_.rng_seed))
     throw std::invalid_argument(
         "weft::RuntimeOptions: randomize_schedule needs the current_thread flavour and an rng_seed");
+  if (opts_.start_paused && (opts_.flavor != Flavor::current_thread || !opts_.enable_time))
+    throw std::invalid_argument("weft::RuntimeOptions: start_paused needs the current_thread flavour and enable_time");
   std::size_t n = resolve_workers(opts_);
   if (n > 4096) throw std::invalid_argument("weft::RuntimeOptions: worker_threads must be at most 4096");
+  if (opts_.enable_io || opts_.enable_time)
+    driver_ = std::make_unique<Driver>(Driver::Options{opts_.enable_io, opts_.enable_time, opts_.start_paused});
   workers_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    workers_.push_back(std::make_unique<Worker>(this, i, n));
+    workers_.push_back(std::make_unique<Worker>(this, i, n, driver_.get()));
     if (opts_.global_queue_interval) workers_.back()->global_queue_interval = *opts_.global_queue_interval;
     if (opts_.rng_seed) {
       // splitmix64 of (seed, index): distinct, non-zero xorshift states per worker.
@@ -121,6 +125,28 @@ void Scheduler::maintenance(Worker& w) {
     w.global_queue_interval = w.tuner.end_batch();
     w.tuner.start_batch();
   }
+  // A busy runtime still sees I/O and timers: a non-blocking turn, unless another thread is
+  // turning the driver or there is nothing registered to look at.
+  // Not through the parker: a poll must not consume an unpark token meant for the next park.
+  if (driver_ && driver_->has_sources() && driver_->try_lock()) {
+    DriverTurn turn(w, *driver_);
+    (void)driver_->turn(std::chrono::nanoseconds(0));
+  }
+}
+
+bool Scheduler::park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout) {
+  if (driver_ && driver_->try_lock()) {
+    DriverTurn turn(w, *driver_);
+    return w.parker.park_in_driver(timeout);
+  }
+  if (timeout) return w.parker.park_for(*timeout);
+  w.parker.park();
+  return true;
+}
+
+bool Scheduler::has_local_work(const Worker& w) noexcept {
+  // Relaxed: the owner's own slot (a rescuer only empties it).
+  return !w.local.is_empty() || w.lifo.load(std::memory_order_relaxed) != nullptr;
 }
 
 Notified Scheduler::next_task(Worker& w) {
@@ -322,6 +348,9 @@ void Scheduler::shutdown() {
     while (Header* t = inject_.pop()) drop(t);
     if (!any) break;
   }
+  // The tasks are gone: timers and I/O registrations still held outside them (a Sleep
+  // in user code) see the shutdown on their next poll.
+  if (driver_) driver_->shutdown();
   // The workers have stopped: give back the references their banks hold. The Runtime still
   // holds its own, so this cannot reach zero.
   std::size_t banked = 0;

@@ -42,10 +42,12 @@
 #include <cmath>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "driver/driver.hpp"
 #include "harness.hpp"
 #include "idle.hpp"
 #include "inject.hpp"
@@ -114,8 +116,8 @@ class IntervalTuner {
 using RunQueue = LocalQueue<Header*, local_queue_capacity>;
 
 struct Worker {
-  Worker(Scheduler* s, std::size_t i, std::size_t n)
-      : sched(s), index(i), rng{0x9E3779B97F4A7C15ull * (i + 1)}, seen_ticks(n, 0) {}
+  Worker(Scheduler* s, std::size_t i, std::size_t n, Driver* driver)
+      : sched(s), index(i), rng{0x9E3779B97F4A7C15ull * (i + 1)}, seen_ticks(n, 0), parker(driver) {}
   Scheduler* const sched;
   const std::size_t index;
   // The run queue (each slot holds a task's notified reference): its owner role, used by
@@ -220,6 +222,8 @@ class Scheduler {
   bool wait_until(FunctionRef<bool(Context&)> ready);
   [[nodiscard]] bool is_current_thread() const noexcept { return opts_.flavor == Flavor::current_thread; }
   [[nodiscard]] std::size_t worker_count() const noexcept { return workers_.size(); }
+  /// The I/O and time driver; nullptr if both enable_io and enable_time are off.
+  [[nodiscard]] Driver* driver() noexcept { return driver_.get(); }
 
   /// The overflow sink of the workers' run queues.
   void push_batch(Header** ts, std::size_t n) noexcept { inject_.push_batch(ts, n); }
@@ -235,6 +239,28 @@ class Scheduler {
   void poll_task(Worker& w, Notified&& t) noexcept;
   void maintenance(Worker& w);
   void push_local(Worker& w, Header* notified) noexcept;
+  /// Sleeps until unparked or `timeout`: in the driver if no other thread turns it, else on
+  /// the worker's futex. True if unparked (false: timeout, or the driver's turn returned
+  /// for an event, whose wakes may have queued tasks on this worker).
+  bool park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout);
+  /// A driver turn on worker `w`, for a scope (the driver's lock is held, taken by the
+  /// caller's try_lock): the wakes it causes go to w's run queue, not its LIFO slot (the
+  /// worker is between ticks), and the lock is released at the end.
+  struct DriverTurn {
+    DriverTurn(Worker& worker, Driver& driver) noexcept : w(worker), d(driver), lifo(worker.lifo_enabled) {
+      w.lifo_enabled = false;
+    }
+    ~DriverTurn() {
+      w.lifo_enabled = lifo;
+      d.unlock();
+    }
+    DriverTurn(const DriverTurn&) = delete;
+    DriverTurn& operator=(const DriverTurn&) = delete;
+    Worker& w;
+    Driver& d;
+    bool lifo;
+  };
+  [[nodiscard]] static bool has_local_work(const Worker& w) noexcept;
   void schedule_remote(Header* notified) noexcept;
   /// Wakes the flavour's sleeper for work made available from outside a worker.
   void notify_remote_work() noexcept;
@@ -277,6 +303,7 @@ class Scheduler {
   };
 
   RuntimeOptions opts_;
+  std::unique_ptr<Driver> driver_;  // before the workers, whose parkers point to it
   // refs: Runtime + Handles + task cells; the last ref_dec deletes the scheduler.
   cache_padded<std::atomic<std::size_t>> refs_{1};
   // remote_inflight: remote schedules between their `closed_` check and their last use of

@@ -58,6 +58,18 @@ struct RuntimeOptions {
   /// failing seed replays the same interleaving (as long as nothing outside the runtime
   /// wakes its tasks).
   bool randomize_schedule = false;
+  /// The driver (runtime/src/driver): workers with nothing to run park in it, one at a time,
+  /// in epoll_wait, and every event_interval ticks a busy worker polls it. enable_io:
+  /// sockets and weft::io::AsyncFd can register with it; enable_time: weft::time (sleep,
+  /// timeout, interval) works on this runtime. With both off, idle workers park on a futex
+  /// and no driver exists.
+  bool enable_io = true;
+  bool enable_time = true;
+  /// Test mode, current_thread flavour with enable_time: the runtime's clock starts paused
+  /// (see weft::time::pause): time moves only by weft::time::advance, or, when the runtime
+  /// has nothing to run, straight to the next timer, so timer tests run instantly and
+  /// deterministically.
+  bool start_paused = false;
 };
 
 class Runtime;

@@ -1,0 +1,123 @@
+#include "driver/io_driver.hpp"
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace weft::detail {
+
+bool ScheduledIo::poll_ready(Direction d, const Waker& waker, ReadyEvent& out) {
+  const std::uint32_t want = d == Direction::read ? io_bits::read_ready : io_bits::write_ready;
+  auto ready_in = [&](std::uint64_t word) {
+    out.ready = static_cast<std::uint32_t>(word) & want;
+    out.tick = static_cast<std::uint16_t>((word & tick_mask) >> tick_shift);
+    out.shutdown = (word & shutdown_bit) != 0;
+    return out.ready != 0 || out.shutdown;
+  };
+  // Acquire: pairs with dispatch's release update; what the turn saw happened before.
+  if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
+  std::lock_guard lock(mu_);
+  // Acquire, under mu_: the second read of the no-lost-wake-up argument (top of the header).
+  if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
+  Waker& slot = d == Direction::read ? reader_ : writer_;
+  if (!slot.will_wake(waker)) slot = waker;
+  return false;
+}
+
+void ScheduledIo::clear_readiness(const ReadyEvent& ev) noexcept {
+  const std::uint64_t clear = ev.ready & ~(io_bits::read_closed | io_bits::write_closed);
+  // Relaxed load: the CAS below decides.
+  std::uint64_t cur = readiness_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (((cur & tick_mask) >> tick_shift) != ev.tick) return;  // a newer turn set readiness
+    // Relaxed: clearing publishes nothing; the user re-polls (acquire) before trusting bits.
+    if (readiness_.compare_exchange_weak(cur, cur & ~clear, std::memory_order_relaxed)) return;
+  }
+}
+
+void ScheduledIo::dispatch(std::uint32_t ev, std::uint16_t tick) {
+  // The epoll flags as mio reads them.
+  std::uint32_t r = 0;
+  if (ev & (EPOLLIN | EPOLLPRI)) r |= io_bits::readable;
+  if (ev & EPOLLOUT) r |= io_bits::writable;
+  if ((ev & EPOLLHUP) || ((ev & EPOLLIN) && (ev & EPOLLRDHUP))) r |= io_bits::read_closed;
+  if ((ev & EPOLLHUP) || ((ev & EPOLLOUT) && (ev & EPOLLERR)) || ev == EPOLLERR) r |= io_bits::write_closed;
+  if (ev & EPOLLERR) r |= io_bits::error;
+  if (r == 0) return;
+  // Relaxed load: the CAS decides.
+  std::uint64_t cur = readiness_.load(std::memory_order_relaxed);
+  std::uint64_t next;
+  do {
+    next = (cur & ~tick_mask) | r | (std::uint64_t{tick} << tick_shift);
+    // Release: pairs with poll_ready's acquire loads.
+  } while (!readiness_.compare_exchange_weak(cur, next, std::memory_order_release, std::memory_order_relaxed));
+  wake(r);
+}
+
+void ScheduledIo::wake(std::uint32_t ready) {
+  Waker r, w;
+  {
+    std::lock_guard lock(mu_);
+    if (ready & io_bits::read_ready) r = std::move(reader_);
+    if (ready & io_bits::write_ready) w = std::move(writer_);
+  }
+  std::move(r).wake();
+  std::move(w).wake();
+}
+
+void ScheduledIo::shutdown() {
+  // Release: pairs with poll_ready's acquire loads.
+  readiness_.fetch_or(shutdown_bit, std::memory_order_release);
+  wake(io_bits::read_ready | io_bits::write_ready);
+}
+
+std::shared_ptr<ScheduledIo> IoDriver::add(int fd) {
+  auto io = std::make_shared<ScheduledIo>(fd);
+  std::lock_guard lock(mu_);
+  if (shut_down_) throw std::logic_error("weft: I/O registration after the runtime shut down");
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
+  ev.data.ptr = io.get();
+  // Under mu_: a concurrent shutdown either ran before (seen above) or will find it listed.
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    throw std::system_error(errno, std::generic_category(), "weft: epoll_ctl(ADD)");
+  registered_.emplace(io.get(), io);
+  count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
+  return io;
+}
+
+void IoDriver::deregister(const std::shared_ptr<ScheduledIo>& io) noexcept {
+  std::lock_guard lock(mu_);
+  auto it = registered_.find(io.get());
+  if (it == registered_.end()) return;  // already deregistered, or shut down
+  // Fails only if the descriptor was closed first (then the kernel dropped it already).
+  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, io->fd(), nullptr);
+  pending_release_.push_back(std::move(it->second));
+  registered_.erase(it);
+  count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
+}
+
+void IoDriver::release_pending() noexcept {
+  std::vector<std::shared_ptr<ScheduledIo>> done;
+  {
+    std::lock_guard lock(mu_);
+    if (pending_release_.empty()) return;
+    done.swap(pending_release_);
+    count_.store(registered_.size(), std::memory_order_relaxed);
+  }
+  // Freed outside mu_ (a ScheduledIo's wakers may hold the last reference to something
+  // that deregisters in its destructor).
+}
+
+void IoDriver::shutdown() {
+  std::vector<std::shared_ptr<ScheduledIo>> all;
+  {
+    std::lock_guard lock(mu_);
+    shut_down_ = true;
+    for (auto& [p, io] : registered_) all.push_back(io);
+  }
+  for (auto& io : all) io->shutdown();
+}
+
+}  // namespace weft::detail

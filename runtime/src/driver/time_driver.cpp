@@ -1,0 +1,172 @@
+#include "driver/time_driver.hpp"
+
+#include <array>
+#include <utility>
+
+namespace weft::detail {
+
+namespace {
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+constexpr std::int64_t ns_per_tick = 1'000'000;
+
+std::int64_t ns_of(nanoseconds d) noexcept { return d.count(); }
+}  // namespace
+
+TimeDriver::TimeDriver(bool start_paused) : start_(std::chrono::steady_clock::now()) {
+  // Paused from the start: frozen at start_ exactly, so deadlines a whole number of
+  // milliseconds from now() fall on ticks and auto-advance lands on them exactly.
+  if (start_paused) paused_.store(true, std::memory_order_relaxed);  // before any reader
+}
+
+Instant TimeDriver::now() const noexcept {
+  // Acquire: pairs with pause()'s release store of paused_ (after frozen_ns_).
+  if (paused_.load(std::memory_order_acquire))
+    // Relaxed: written before the flag (or by advance under mu_, on the thread that reads it
+    // next: paused time is driven by one thread).
+    return start_ + nanoseconds(frozen_ns_.load(std::memory_order_relaxed));
+  // Relaxed: offset_ns_ changes only in resume(), before its release store of paused_ = false
+  // (a reader that saw the flag cleared by acquire sees it).
+  return std::chrono::steady_clock::now() + nanoseconds(offset_ns_.load(std::memory_order_relaxed));
+}
+
+bool TimeDriver::pause() {
+  std::lock_guard lock(mu_);
+  if (paused_.load(std::memory_order_relaxed)) return false;  // mu_ orders writers
+  frozen_ns_.store(ns_of(now() - start_), std::memory_order_relaxed);
+  // Release: publishes frozen_ns_ to now()'s acquire load.
+  paused_.store(true, std::memory_order_release);
+  return true;
+}
+
+bool TimeDriver::resume() {
+  std::lock_guard lock(mu_);
+  if (!paused_.load(std::memory_order_relaxed)) return false;
+  const Instant frozen = start_ + nanoseconds(frozen_ns_.load(std::memory_order_relaxed));
+  offset_ns_.store(ns_of(frozen - std::chrono::steady_clock::now()), std::memory_order_relaxed);
+  // Release: publishes offset_ns_ to now()'s acquire load of the flag.
+  paused_.store(false, std::memory_order_release);
+  return true;
+}
+
+bool TimeDriver::advance(nanoseconds d) {
+  std::lock_guard lock(mu_);
+  if (!paused_.load(std::memory_order_relaxed)) return false;
+  if (d.count() > 0) frozen_ns_.fetch_add(d.count(), std::memory_order_relaxed);  // see now()
+  return true;
+}
+
+std::uint64_t TimeDriver::tick_at_or_after(Instant t) const noexcept {
+  const std::int64_t ns = ns_of(t - start_);
+  if (ns <= 0) return 0;
+  return static_cast<std::uint64_t>(ns / ns_per_tick + (ns % ns_per_tick != 0 ? 1 : 0));
+}
+
+std::uint64_t TimeDriver::tick_at_or_before(Instant t) const noexcept {
+  const std::int64_t ns = ns_of(t - start_);
+  return ns <= 0 ? 0 : static_cast<std::uint64_t>(ns / ns_per_tick);
+}
+
+Instant TimeDriver::instant_of(std::uint64_t tick) const noexcept {
+  // Ticks beyond ~292 years saturate (the wheel clamps far deadlines well before).
+  constexpr std::uint64_t max_tick = static_cast<std::uint64_t>(INT64_MAX / ns_per_tick);
+  return start_ + nanoseconds(static_cast<std::int64_t>(std::min(tick, max_tick)) * ns_per_tick);
+}
+
+TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker& waker, bool& unpark_driver) {
+  unpark_driver = false;
+  if (now() >= deadline) {
+    cancel(node);  // it may still be in the wheel (a reset to an earlier deadline)
+    return Poll::Ready;
+  }
+  std::lock_guard lock(mu_);
+  if (node.shutdown || shut_down_) return Poll::Shutdown;
+  // Fired, but the deadline has not passed: the wheel clamped a far deadline (or the clock
+  // was resumed backwards relative to it). File it again.
+  const TimerState s = node.state();
+  if (s != TimerState::Registered && s != TimerState::PendingFire) {
+    const std::uint64_t tick = tick_at_or_after(deadline);
+    wheel_.insert(node, tick);
+    registered_.store(wheel_.size(), std::memory_order_relaxed);  // see has_timers
+    if (tick < parked_until_) unpark_driver = true;
+  }
+  if (!node.waker.will_wake(waker)) node.waker = waker;
+  return Poll::Pending;
+}
+
+void TimeDriver::cancel(TimerNode& node) noexcept {
+  // Acquire: pairs with the wheel's release stores of the state. Idle (never inserted) and
+  // Cancelled (taken out by a cancel under mu_) nodes are not touched by process(); any
+  // other may be between leaving the wheel and giving up its waker in process(), under mu_,
+  // so the caller (about to free the node, or to re-register it) must wait for the lock.
+  const TimerState s = node.state();
+  if (s == TimerState::Idle || s == TimerState::Cancelled) return;
+  std::lock_guard lock(mu_);
+  (void)wheel_.cancel(node);
+  registered_.store(wheel_.size(), std::memory_order_relaxed);
+}
+
+std::size_t TimeDriver::process() {
+  std::size_t fired = 0;
+  std::array<TimerEntry*, 32> batch;
+  std::array<Waker, 32> wakers;
+  for (;;) {
+    std::size_t n;
+    {
+      std::lock_guard lock(mu_);
+      n = wheel_.take_expired(tick_at_or_before(now()), batch);
+      registered_.store(wheel_.size(), std::memory_order_relaxed);
+      for (std::size_t i = 0; i < n; ++i) wakers[i] = std::move(static_cast<TimerNode*>(batch[i])->waker);
+    }
+    for (std::size_t i = 0; i < n; ++i) std::exchange(wakers[i], Waker()).wake();
+    fired += n;
+    if (n < batch.size()) return fired;
+  }
+}
+
+std::optional<nanoseconds> TimeDriver::park_timeout() {
+  std::lock_guard lock(mu_);
+  const std::optional<std::uint64_t> next = wheel_.next_expiration();
+  parked_until_ = next.value_or(UINT64_MAX);
+  if (!next) return std::nullopt;
+  const nanoseconds left = instant_of(*next) - now();
+  return left.count() > 0 ? left : nanoseconds(0);
+}
+
+void TimeDriver::unparked() noexcept {
+  std::lock_guard lock(mu_);
+  parked_until_ = UINT64_MAX;
+}
+
+bool TimeDriver::auto_advance() {
+  std::lock_guard lock(mu_);
+  const std::optional<std::uint64_t> next = wheel_.next_expiration();
+  if (!next) return false;
+  const std::int64_t target = ns_of(instant_of(*next) - start_);
+  // Relaxed: see now(); mu_ orders this with pause/resume/advance.
+  if (target > frozen_ns_.load(std::memory_order_relaxed)) frozen_ns_.store(target, std::memory_order_relaxed);
+  return true;
+}
+
+void TimeDriver::shutdown() {
+  std::array<TimerEntry*, 32> batch;
+  std::array<Waker, 32> wakers;
+  for (;;) {
+    std::size_t n;
+    {
+      std::lock_guard lock(mu_);
+      shut_down_ = true;
+      n = wheel_.take_expired(UINT64_MAX, batch);
+      registered_.store(wheel_.size(), std::memory_order_relaxed);
+      for (std::size_t i = 0; i < n; ++i) {
+        auto* node = static_cast<TimerNode*>(batch[i]);
+        node->shutdown = true;
+        wakers[i] = std::move(node->waker);
+      }
+    }
+    for (std::size_t i = 0; i < n; ++i) std::exchange(wakers[i], Waker()).wake();
+    if (n < batch.size()) return;
+  }
+}
+
+}  // namespace weft::detail

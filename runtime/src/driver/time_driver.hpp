@@ -1,0 +1,116 @@
+#pragma once
+// The time driver: the runtime's clock (real, or paused for tests) and its timer wheel.
+//
+// One wheel per runtime (runtime/src/time/wheel.hpp: 6 levels x 64 slots of 1 ms), guarded by
+// `mu_`. A timer is a TimerNode (a wheel entry plus the waker of the future that waits on it),
+// owned by its future (weft::time::Sleep) and allocated on its first poll. Whoever turns the
+// driver (the worker parked in it, or a worker's maintenance) calls process(): it takes the
+// expired entries under `mu_`, moves their wakers out, and wakes them after unlocking, 32 at a
+// time. A node is freed by its future only after cancel() (which waits for `mu_` unless the node
+// never was in the wheel), so process() never touches a freed node; after unlocking it uses only the wakers it moved.
+//
+// Resolution: 1 ms ticks, as tokio. A deadline is rounded up to the next tick (a timer never
+// fires early; it fires up to 1 ms late plus the wake-up latency), and the driver parks in
+// epoll_wait, whose timeout is in milliseconds. Finer ticks would need epoll_pwait2 or a
+// timerfd per turn; not worth it before a measurement says so (BENCHMARKS.md has the lateness
+// of a 1 ms sleep under load).
+//
+// The clock. now() is steady_clock::now() + offset_, or, while paused, frozen_. pause() freezes
+// the clock, advance(d) moves the frozen clock, resume() lets it run again from where it was
+// frozen (offset_ takes the difference). Paused time is for the current_thread flavour (one
+// thread turns the driver); when the driver would sleep until a timer while paused, it moves
+// the clock to that timer's tick instead (auto-advance), so sleeping an hour takes no time.
+// A runtime that starts paused is frozen at start_, so a deadline a whole number of
+// milliseconds away is reached exactly; after a pause() mid-run, auto-advance lands on the
+// tick, up to 1 ms past the deadline.
+//
+// The parked deadline. A driver parked in epoll_wait sleeps until `parked_until_` (a tick; max
+// if none). A timer registered with an earlier deadline must interrupt it: register() reads
+// parked_until_ under `mu_`, where the parker wrote it before sleeping, and asks the caller to
+// unpark the driver. No lost wake: either the registration's lock comes first and the parker
+// computes its timeout with the new entry, or the parker's comes first and the registration
+// sees parked_until_ and unparks (the eventfd stays readable until the parker reads it).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "time/wheel.hpp"
+#include "weft/waker.hpp"
+
+namespace weft::detail {
+
+using Instant = std::chrono::steady_clock::time_point;
+
+/// A timer: its wheel entry and the waker to wake when it fires. Fields other than the
+/// entry's state are guarded by TimeDriver::mu_.
+struct TimerNode : TimerEntry {
+  Waker waker;
+  bool shutdown = false;  // fired by the driver's shutdown, not by its deadline
+};
+
+class TimeDriver {
+ public:
+  explicit TimeDriver(bool start_paused);
+  TimeDriver(const TimeDriver&) = delete;
+  TimeDriver& operator=(const TimeDriver&) = delete;
+
+  [[nodiscard]] Instant now() const noexcept;
+  /// Freezes the clock; false if it was already paused.
+  bool pause();
+  /// Lets a paused clock run again; false if it was not paused.
+  bool resume();
+  /// Moves the paused clock forward by `d`; false if the clock is not paused.
+  bool advance(std::chrono::nanoseconds d);
+  [[nodiscard]] bool paused() const noexcept {
+    // Acquire: pairs with pause()'s release store, so frozen_ is seen with the flag.
+    return paused_.load(std::memory_order_acquire);
+  }
+
+  enum class Poll : std::uint8_t { Pending, Ready, Shutdown };
+  /// A future's poll of its timer: Ready if the deadline has passed (fired or not), Shutdown
+  /// if the driver shut down, else registers (or moves) `node` in the wheel at `deadline`,
+  /// stores a clone of cx's waker and returns Pending. `unpark_driver` is set when the
+  /// caller must interrupt the parked driver (the new deadline is before its wake-up).
+  Poll poll(TimerNode& node, Instant deadline, const Waker& waker, bool& unpark_driver);
+  /// Takes `node` out of the wheel (it registers again on its next poll); afterwards the
+  /// driver no longer touches it, so it may be freed.
+  void cancel(TimerNode& node) noexcept;
+
+  /// Fires every timer whose deadline has passed; wakes their futures. Returns how many.
+  std::size_t process();
+  /// How long a parked driver may sleep before the next timer is due (nullopt: no timer).
+  /// Records that deadline as the parked one until unparked() (see the top of this file).
+  std::optional<std::chrono::nanoseconds> park_timeout();
+  void unparked() noexcept;
+  /// Paused clock only: moves it to the next timer's deadline (if later than now); true if
+  /// there is a timer.
+  bool auto_advance();
+  /// Whether any timer is registered (a hint for skipping a driver turn).
+  [[nodiscard]] bool has_timers() const noexcept {
+    // Relaxed: a hint; a timer registered meanwhile unparks the driver or waits for the
+    // next turn, as when the hint was read just before it.
+    return registered_.load(std::memory_order_relaxed) != 0;
+  }
+  /// Fires every remaining timer as shut down (their futures throw); no more registrations.
+  void shutdown();
+
+ private:
+  [[nodiscard]] std::uint64_t tick_at_or_after(Instant t) const noexcept;
+  [[nodiscard]] std::uint64_t tick_at_or_before(Instant t) const noexcept;
+  [[nodiscard]] Instant instant_of(std::uint64_t tick) const noexcept;
+
+  const Instant start_;
+  // The clock (see the top of this file). Written under mu_; read by now() without it.
+  std::atomic<bool> paused_{false};
+  std::atomic<std::int64_t> frozen_ns_{0};  // since start_, while paused
+  std::atomic<std::int64_t> offset_ns_{0};  // added to the real clock while running
+  mutable std::mutex mu_;
+  TimerWheel wheel_;                          // mu_
+  std::uint64_t parked_until_ = UINT64_MAX;   // mu_
+  bool shut_down_ = false;                    // mu_
+  std::atomic<std::size_t> registered_{0};    // written under mu_ (mirrors wheel_.size())
+};
+
+}  // namespace weft::detail
