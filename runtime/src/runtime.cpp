@@ -28,6 +28,16 @@ Runtime::~Runtime() {
   s_->ref_dec();
 }
 
+bool Runtime::shutdown_timeout(std::chrono::nanoseconds timeout) {
+  detail::Scheduler* s = checked();
+  if (detail::current_scheduler() == s)
+    throw std::logic_error("weft::Runtime::shutdown_timeout called from inside one of its own tasks");
+  const bool all = s->shutdown(timeout.count() < 0 ? std::chrono::nanoseconds(0) : timeout);
+  s_ = nullptr;
+  s->ref_dec();
+  return all;
+}
+
 std::size_t Runtime::worker_count() const noexcept { return s_ ? s_->worker_count() : 0; }
 
 void Runtime::check_block_on_allowed() {

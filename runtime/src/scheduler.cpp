@@ -28,6 +28,7 @@ void scheduler_ref_dec(Scheduler* s) noexcept { s->ref_dec(); }
 void scheduler_task_ref_acquire(Scheduler* s) noexcept { s->task_ref_acquire(); }
 void scheduler_task_ref_release(Scheduler* s) noexcept { s->task_ref_release(); }
 void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
+void scheduler_spawn_blocking(Scheduler* s, Header* t) { s->spawn_blocking(t); }
 Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : tls_entered; }
 std::uint32_t random_below(std::uint32_t n) noexcept {
   if (Worker* w = tls_worker) return w->next_random(n);
@@ -37,7 +38,12 @@ std::uint32_t random_below(std::uint32_t n) noexcept {
 
 // ---- Scheduler ----
 
-Scheduler::Scheduler(RuntimeOptions opts) : opts_(std::move(opts)), idle_(resolve_workers(opts_)) {
+Scheduler::Scheduler(RuntimeOptions opts)
+    : opts_(std::move(opts)),
+      idle_(resolve_workers(opts_)),
+      blocking_(this, opts_.max_blocking_threads, opts_.thread_keep_alive) {
+  if (opts_.max_blocking_threads == 0)
+    throw std::invalid_argument("weft::RuntimeOptions: max_blocking_threads must be > 0");
   if (opts_.global_queue_interval && *opts_.global_queue_interval == 0)
     throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0 (or unset: self-tuning)");
   if (opts_.event_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: event_interval must be > 0");
@@ -300,8 +306,36 @@ bool Scheduler::wait_until(FunctionRef<bool(Context&)> ready) {
   return true;
 }
 
-void Scheduler::shutdown() {
-  if (shut_down_done_) return;
+void Scheduler::spawn_blocking(Header* notified) {
+  if (!owned_.bind(notified)) {
+    Harness::cancel_unbound(Notified::adopt(notified), owned_);  // shut down
+    return;
+  }
+  bool queued;
+  try {
+    queued = blocking_.push(notified);
+  } catch (...) {
+    // No pool thread exists and none could be started: cancel it here (T5, then T1 sees
+    // CANCELLED and the harness cancels the frame without running the closure), so its
+    // JoinHandle does not wait forever; the caller gets the exception.
+    (void)notified->state.remote_abort();
+    (void)Harness::poll(Notified::adopt(notified), owned_);
+    throw;
+  }
+  // Shut down between bind and push: shutdown's owned-list pass cancels it (T6 takes a
+  // notified task in no queue); drop the notified reference.
+  if (!queued) Notified dropped = Notified::adopt(notified);
+}
+
+void Scheduler::run_blocking(Header* notified) noexcept {
+  Notified again = Harness::poll(Notified::adopt(notified), owned_);
+  // Woken while it ran (an abort): once more, to complete its cancellation.
+  if (again && !blocking_.push(again.get())) return;  // shut down: `again` drops its reference
+  (void)std::move(again).into_raw();
+}
+
+bool Scheduler::shutdown(std::optional<std::chrono::nanoseconds> blocking_timeout) {
+  if (shut_down_done_) return blocking_.shutdown(blocking_timeout);
   shut_down_done_ = true;
   owned_.close();
   // Seq_cst: the shutdown side of the Dekker pair with schedule_remote (see below).
@@ -357,6 +391,8 @@ void Scheduler::shutdown() {
   for (auto& w : workers_) banked += std::exchange(w->ref_bank, 0);
   // Release: as in task_ref_release.
   if (banked != 0) refs_->fetch_sub(banked, std::memory_order_release);
+  // Last, the blocking pool: its queued tasks were cancelled above; wait for the running ones.
+  return blocking_.shutdown(blocking_timeout);
 }
 
 }  // namespace weft::detail

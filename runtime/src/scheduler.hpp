@@ -47,6 +47,7 @@
 #include <utility>
 #include <vector>
 
+#include "blocking.hpp"
 #include "driver/driver.hpp"
 #include "harness.hpp"
 #include "idle.hpp"
@@ -215,7 +216,16 @@ class Scheduler {
   void spawn(Header* notified) noexcept;
   /// Schedules a notified task (a spawn or a wake; see the overview for where it goes).
   void schedule(Header* notified) noexcept;
-  void shutdown();
+  /// Registers a blocking task (spawn_blocking) and queues it on the blocking pool; after
+  /// shutdown, completes it at once as cancelled.
+  void spawn_blocking(Header* notified);
+  /// A blocking pool thread runs a blocking task (its one poll).
+  void run_blocking(Header* notified) noexcept;
+  /// Cancels the tasks, stops the workers and the driver, then waits for the blocking pool's
+  /// threads up to `blocking_timeout` (nullopt: until they finish); false if some were still
+  /// running a closure when it expired (they are detached and exit when it returns).
+  bool shutdown(std::optional<std::chrono::nanoseconds> blocking_timeout = std::nullopt);
+  [[nodiscard]] std::size_t blocking_threads() const { return blocking_.thread_count(); }
   /// Blocks the calling (non-worker) thread until ready(cx) returns true: true then; false if
   /// the runtime shut down first. current_thread: the thread drives the runtime meanwhile
   /// (current_thread.cpp); multi_thread: it sleeps until woken through cx.
@@ -318,6 +328,7 @@ class Scheduler {
   std::mutex core_mu_;  // current_thread flavour: one block_on drives the worker at a time
   std::mutex core_waiters_mu_;
   std::vector<Parker*> core_waiters_;  // block_on calls waiting for core_mu_; core_waiters_mu_
+  BlockingPool blocking_;
   bool shut_down_done_ = false;
 };
 

@@ -6,6 +6,7 @@
 // flavour, for deterministic tests). Destroying the Runtime cancels every task still alive
 // (their frames are destroyed, running their locals' destructors), joins its threads and
 // frees every frame; JoinHandles of those tasks then yield a cancelled JoinError.
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,11 @@ struct RuntimeOptions {
   /// has nothing to run, straight to the next timer, so timer tests run instantly and
   /// deterministically.
   bool start_paused = false;
+  /// The blocking pool (weft::spawn_blocking): at most this many threads, started on
+  /// demand; a thread idle for thread_keep_alive exits. Tasks beyond the limit wait in a
+  /// queue.
+  std::size_t max_blocking_threads = 512;
+  std::chrono::nanoseconds thread_keep_alive = std::chrono::seconds(10);
 };
 
 class Runtime;
@@ -98,6 +104,12 @@ class Handle {
     return spawn_on(s_, std::move(task));
   }
 
+  /// Runs `f()` on the runtime's blocking pool (see weft::spawn_blocking).
+  template <class F>
+  auto spawn_blocking(F f) const {
+    return spawn_blocking_on(s_, std::move(f));
+  }
+
   friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.s_ == b.s_; }
 
  private:
@@ -105,6 +117,25 @@ class Handle {
   template <class T>
   friend JoinHandle<T> spawn(Task<T> task);
 
+  template <class F>
+  friend auto spawn_blocking(F f);
+  template <class F>
+  static auto spawn_blocking_on(detail::Scheduler* s, F f) {
+    using R = std::invoke_result_t<F&>;
+    // The closure runs inside this coroutine's one poll, on a pool thread.
+    Task<R> body = [](F fn) -> Task<R> {
+      if constexpr (std::is_void_v<R>) {
+        fn();
+        co_return;
+      } else {
+        co_return fn();
+      }
+    }(std::move(f));
+    auto* cell = detail::Cell<R>::create(s, body.release());
+    JoinHandle<R> jh(cell);
+    detail::scheduler_spawn_blocking(s, cell);
+    return jh;
+  }
   template <class T>
   static JoinHandle<T> spawn_on(detail::Scheduler* s, Task<T> task) {
     if (!task) throw std::logic_error("weft::spawn: the task is empty (moved-from or already awaited)");
@@ -136,6 +167,19 @@ class Runtime {
   JoinHandle<T> spawn(Task<T> task) const {
     return Handle::spawn_on(checked(), std::move(task));
   }
+  /// Runs `f()` on the blocking pool (see weft::spawn_blocking).
+  template <class F>
+  auto spawn_blocking(F f) const {
+    return Handle::spawn_blocking_on(checked(), std::move(f));
+  }
+
+  /// Shuts the runtime down as the destructor does, but waits for running blocking tasks
+  /// at most `timeout`; those still running then are left to finish on their own threads
+  /// (detached; each exits when its closure returns). Returns true if none was left. The
+  /// Runtime is empty afterwards (as if moved from).
+  bool shutdown_timeout(std::chrono::nanoseconds timeout);
+  /// shutdown_timeout(0): does not wait for blocking tasks at all.
+  bool shutdown_background() { return shutdown_timeout(std::chrono::nanoseconds(0)); }
 
   /// Runs `task` to completion and returns its value (or rethrows its exception; throws
   /// JoinError if it was cancelled by a shutdown, including a Runtime destroyed by another
@@ -216,6 +260,20 @@ JoinHandle<T> spawn(Task<T> task) {
   detail::Scheduler* s = detail::current_scheduler();
   if (!s) throw std::logic_error("weft::spawn called outside a runtime; use Runtime::spawn or Handle::spawn");
   return Handle::spawn_on(s, std::move(task));
+}
+
+/// Runs `f()` (any callable; its result is the task's output, its exception the task's panic)
+/// on the current runtime's blocking pool, a set of threads apart from the workers, for
+/// blocking calls (file I/O, a synchronous library, heavy computation). Returns a JoinHandle
+/// like spawn. Aborting it before it starts cancels it; once running, it runs to the end
+/// (a closure cannot be interrupted). The runtime's shutdown waits for running closures
+/// (see Runtime::shutdown_timeout) and cancels queued ones. Throws std::logic_error outside
+/// a runtime, std::system_error if no pool thread exists and none can be started.
+template <class F>
+auto spawn_blocking(F f) {
+  detail::Scheduler* s = detail::current_scheduler();
+  if (!s) throw std::logic_error("weft::spawn_blocking called outside a runtime; use Runtime::spawn_blocking");
+  return Handle::spawn_blocking_on(s, std::move(f));
 }
 
 /// A future that is Pending once (after waking its task) and then Ready: the task goes to

@@ -85,6 +85,7 @@ void scheduler_task_ref_release(Scheduler*) noexcept;
 /// Registers a new task with its scheduler and schedules it; if the runtime has shut down,
 /// completes it at once as cancelled.
 void scheduler_spawn(Scheduler*, Header*);
+void scheduler_spawn_blocking(Scheduler*, Header*);
 /// Schedules a task whose to_notified / remote_abort returned Submit (consumes that ref).
 void schedule_notified(Header*) noexcept;
 /// Drops one reference; deallocates on the last. (Prefer a TaskRef, which calls it.)
