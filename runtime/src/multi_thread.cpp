@@ -108,21 +108,27 @@ Notified Scheduler::park(Worker& w) {
       if (!idle_.unpark_worker_by_id(w.index)) w.searching = true;
       return {};
     }
-    const bool unparked =
+    const Woke woke =
         park_thread(w, timed ? std::optional(std::chrono::nanoseconds(rescue_interval * (1u << w.rescue_backoff)))
                              : std::nullopt);
     // A driver turn's wakes queued tasks here: run them (as tokio's transition_from_parked),
     // searching only if a notifier took us off the sleepers (it counted us as searching).
+    // And wake another worker even for one task: this worker was woken by the driver, not by
+    // a notify, so no searcher will wake a second one (run_task), and a sleeper parked for
+    // good would neither rescue what this task puts in the LIFO slot nor turn the driver
+    // while this worker is busy. The notify finds a sleeper only if no worker searches.
     if (has_local_work(w)) {
       w.searching = !idle_.unpark_worker_by_id(w.index);
-      if (w.local.len() > 1) notify_parked();  // more than this worker's next task
+      if (workers_.size() > 1) notify_parked();
       return {};
     }
     if (!idle_.is_parked(w.index)) {
       w.searching = true;  // worker_to_notify counted us as a searcher
       return {};
     }
-    if (unparked) continue;  // for shutdown, or a stale token
+    // Unparked: for shutdown, or a stale token. A driver event that queued nothing here (a
+    // timer that woke a block_on thread, a stale eventfd): park again, as before.
+    if (woke != Woke::timed_out) continue;
     // Timed out, still a sleeper.
     if (Notified t = rescue_stuck(w)) {
       // Off the sleepers, awake and not searching; unless a notifier took us off first,

@@ -57,8 +57,9 @@ class Parker {
     }
     bool notified = false;
     {
-      // Leaves PARKED_DRIVER however the turn returns (a throwing waker included), else
-      // later unparks would write the eventfd instead of leaving a token.
+      // Leaves PARKED_DRIVER however the turn returns (an exception from epoll setup or a
+      // std::bad_alloc included), else later unparks would write the eventfd instead of
+      // leaving a token.
       struct Leave {
         std::atomic<int>& state;
         bool& notified;

@@ -39,6 +39,7 @@ bool Runtime::shutdown_timeout(std::chrono::nanoseconds timeout) {
 }
 
 std::size_t Runtime::worker_count() const noexcept { return s_ ? s_->worker_count() : 0; }
+std::size_t Runtime::blocking_thread_count() const { return checked()->blocking_threads(); }
 
 void Runtime::check_block_on_allowed() {
   if (detail::current_scheduler() != nullptr)

@@ -140,14 +140,17 @@ void Scheduler::maintenance(Worker& w) {
   }
 }
 
-bool Scheduler::park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout) {
+Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout) {
   if (driver_ && driver_->try_lock()) {
     DriverTurn turn(w, *driver_);
-    return w.parker.park_in_driver(timeout);
+    const auto t0 = std::chrono::steady_clock::now();
+    if (w.parker.park_in_driver(timeout)) return Woke::unparked;
+    if (timeout && std::chrono::steady_clock::now() - t0 >= *timeout) return Woke::timed_out;
+    return Woke::driver_event;
   }
-  if (timeout) return w.parker.park_for(*timeout);
+  if (timeout) return w.parker.park_for(*timeout) ? Woke::unparked : Woke::timed_out;
   w.parker.park();
-  return true;
+  return Woke::unparked;
 }
 
 bool Scheduler::has_local_work(const Worker& w) noexcept {

@@ -249,10 +249,12 @@ class Scheduler {
   void poll_task(Worker& w, Notified&& t) noexcept;
   void maintenance(Worker& w);
   void push_local(Worker& w, Header* notified) noexcept;
+  /// Why park_thread returned.
+  enum class Woke : std::uint8_t { unparked, timed_out, driver_event };
   /// Sleeps until unparked or `timeout`: in the driver if no other thread turns it, else on
-  /// the worker's futex. True if unparked (false: timeout, or the driver's turn returned
-  /// for an event, whose wakes may have queued tasks on this worker).
-  bool park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout);
+  /// the worker's futex. A driver turn may also return for an I/O event or a timer (whose
+  /// wakes may have queued tasks on this worker), or at the timeout.
+  Woke park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout);
   /// A driver turn on worker `w`, for a scope (the driver's lock is held, taken by the
   /// caller's try_lock): the wakes it causes go to w's run queue, not its LIFO slot (the
   /// worker is between ticks), and the lock is released at the end.

@@ -1,8 +1,6 @@
 // The blocking pool: spawn_blocking, its limits and keep-alive, aborts, and shutdown.
 #include <gtest/gtest.h>
 
-#include <dirent.h>
-
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -23,17 +21,6 @@ class Blocking : public ::testing::TestWithParam<Flavor> {
  protected:
   RuntimeOptions opts() const { return GetParam() == Flavor::current_thread ? weft_test::ct() : weft_test::mt(); }
 };
-
-// Threads of this process (entries of /proc/self/task).
-std::size_t thread_count() {
-  std::size_t n = 0;
-  if (DIR* d = opendir("/proc/self/task")) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    closedir(d);
-  }
-  return n;
-}
 
 // Waits (bounded) until pred() holds; the bound only turns a bug into a failure, not a hang.
 template <class P>
@@ -104,15 +91,26 @@ TEST_P(Blocking, idle_threads_exit_after_keep_alive) {
   RuntimeOptions o = opts();
   o.thread_keep_alive = 20ms;
   Runtime rt(o);
-  const std::size_t before = thread_count();
-  rt.block_on([]() -> Task<void> {
+  EXPECT_EQ(rt.blocking_thread_count(), 0u) << "threads start on demand";
+  std::atomic<int> inside{0};
+  rt.block_on([](std::atomic<int>* inside) -> Task<void> {
+    std::promise<void> release;
+    auto gate = release.get_future().share();
     std::vector<weft::JoinHandle<void>> hs;
-    for (int i = 0; i < 4; ++i) hs.push_back(weft::spawn_blocking([] { std::this_thread::sleep_for(5ms); }));
+    for (int i = 0; i < 4; ++i)
+      hs.push_back(weft::spawn_blocking([=] {
+        inside->fetch_add(1);
+        gate.wait();
+      }));
+    while (inside->load() < 4) co_await weft::yield_now();  // four closures at once: four threads
+    release.set_value();
     for (auto& h : hs) co_await h;
-  }());
-  EXPECT_TRUE(eventually([&] { return thread_count() <= before; })) << "pool threads exited after keep-alive";
+  }(&inside));
+  EXPECT_LE(rt.blocking_thread_count(), 4u);
+  EXPECT_TRUE(eventually([&] { return rt.blocking_thread_count() == 0; })) << "idle threads exited after keep-alive";
   EXPECT_EQ(rt.block_on([]() -> Task<int> { co_return co_await weft::spawn_blocking([] { return 1; }); }()), 1)
       << "a new thread starts on demand";
+  EXPECT_LE(rt.blocking_thread_count(), 1u);
 }
 
 TEST_P(Blocking, abort_before_it_starts_cancels_it) {

@@ -6,12 +6,15 @@
 #include <chrono>
 #include <mutex>
 #include <random>
+#include <string>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "../support.hpp"
 #include "weft/sync.hpp"
+#include "weft/stream/sources.hpp"
+#include "weft/stream/time.hpp"
 #include "weft/time.hpp"
 #include "weft/join_set.hpp"
 #include "weft/weft.hpp"
@@ -392,3 +395,62 @@ TEST(Driver, remote_wakes_reach_workers_parked_in_the_driver) {
 }
 
 }  // namespace
+
+// ---- stream adaptors and extremes ----
+namespace {
+weft::stream::Generator<int> spaced(std::vector<int> gaps_ms) {
+  int i = 0;
+  for (int g : gaps_ms) {
+    co_await wt::sleep(std::chrono::milliseconds(g));
+    co_yield i++;
+  }
+}
+
+template <class S>
+auto next(S& s) {
+  struct Next {
+    S* s;
+    auto poll(weft::Context& cx) { return s->poll_next(cx); }
+  };
+  return Next{&s};
+}
+}  // namespace
+
+TEST(StreamTime, timeout_reports_each_gap_once_and_keeps_the_items) {
+  Runtime rt(paused());
+  std::vector<std::string> seen = rt.block_on([]() -> Task<std::vector<std::string>> {
+    const Instant t0 = wt::now();
+    auto s = weft::stream::timeout(spaced({5, 30, 5}), 10ms);
+    std::vector<std::string> out;
+    while (auto v = co_await next(s)) {
+      const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(wt::now() - t0).count();
+      out.push_back((*v ? std::to_string(**v) : std::string("elapsed")) + "@" + std::to_string(at));
+    }
+    co_return out;
+  }());
+  EXPECT_EQ(seen, (std::vector<std::string>{"0@5", "elapsed@15", "1@35", "2@40"}));
+}
+
+TEST(StreamTime, throttle_spaces_items_without_dropping_any) {
+  Runtime rt(paused());
+  std::vector<long> at = rt.block_on([]() -> Task<std::vector<long>> {
+    const Instant t0 = wt::now();
+    auto th = weft::stream::throttle(weft::stream::iter(std::vector<int>{1, 2, 3, 4}), 10ms);
+    std::vector<long> out;
+    while (auto v = co_await next(th))
+      out.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(wt::now() - t0).count() * 10 + *v);
+    co_return out;
+  }());
+  EXPECT_EQ(at, (std::vector<long>{1, 102, 203, 304}));  // ms * 10 + item
+}
+
+TEST(Sleep, the_longest_durations_saturate_instead_of_overflowing) {
+  Runtime rt(weft_test::ct());
+  rt.block_on([]() -> Task<void> {
+    auto r = co_await wt::timeout(1ms, wt::sleep(wt::Duration::max()));
+    EXPECT_FALSE(r);
+    auto r2 = co_await wt::timeout(wt::Duration::max(), wt::sleep(1ms));
+    EXPECT_TRUE(r2);
+    co_await wt::sleep(wt::Duration::min());  // in the past: ready at once
+  }());
+}

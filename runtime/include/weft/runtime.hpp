@@ -162,6 +162,8 @@ class Runtime {
 
   [[nodiscard]] Handle handle() const { return Handle(checked()); }
   [[nodiscard]] std::size_t worker_count() const noexcept;
+  /// Threads the blocking pool has now (running a closure or idle within thread_keep_alive).
+  [[nodiscard]] std::size_t blocking_thread_count() const;
 
   template <class T>
   JoinHandle<T> spawn(Task<T> task) const {

@@ -63,6 +63,14 @@ namespace weft::time {
 /// The current runtime's clock (paused or not); steady_clock::now() outside a runtime.
 inline Instant now() noexcept { return detail::time_now(); }
 
+/// `t + d`, saturated at the clock's range (a sleep of Duration::max() never overflows; it
+/// waits until far in the future).
+inline Instant deadline_after(Instant t, Duration d) noexcept {
+  if (d.count() > 0 && Instant::max() - t < d) return Instant::max();
+  if (d.count() < 0 && t - Instant::min() < -d) return Instant::min();
+  return t + d;
+}
+
 /// A future that completes at `deadline` (weft::Future<void>). Movable (its timer is on the
 /// heap, allocated on its first Pending poll); polling after completion is Ready again.
 class [[nodiscard]] Sleep {
@@ -105,7 +113,7 @@ class [[nodiscard]] Sleep {
 static_assert(Future<Sleep>);
 
 /// Completes `d` after now() (a negative or zero duration: at once, without a timer).
-inline Sleep sleep(Duration d) noexcept { return Sleep(now() + d); }
+inline Sleep sleep(Duration d) noexcept { return Sleep(deadline_after(now(), d)); }
 inline Sleep sleep_until(Instant deadline) noexcept { return Sleep(deadline); }
 
 /// The error of a timeout that expired.
@@ -153,7 +161,7 @@ auto as_future(A&& a) {
 template <class A>
 auto timeout(Duration d, A&& awaitable) {
   auto f = detail_time::as_future(std::forward<A>(awaitable));
-  return Timeout<decltype(f)>(std::move(f), now() + d);
+  return Timeout<decltype(f)>(std::move(f), deadline_after(now(), d));
 }
 template <class A>
 auto timeout_at(Instant deadline, A&& awaitable) {
@@ -206,7 +214,7 @@ class Interval {
     return Tick{this};
   }
   /// The next tick is one period from now.
-  void reset() noexcept { sleep_.reset(now() + period_); }
+  void reset() noexcept { sleep_.reset(deadline_after(now(), period_)); }
   [[nodiscard]] Duration period() const noexcept { return period_; }
   [[nodiscard]] MissedTickBehavior missed_tick_behavior() const noexcept { return behavior_; }
   void set_missed_tick_behavior(MissedTickBehavior b) noexcept { behavior_ = b; }

@@ -53,6 +53,9 @@ Driver::~Driver() {
 }
 
 void Driver::unpark() noexcept {
+  // Release: pairs with the paused turn's acq_rel exchange (it must not auto-advance past a
+  // wake that came first).
+  woken_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
   // Fails only with EAGAIN when the counter is about to overflow: it is readable then.
   [[maybe_unused]] const ssize_t n = ::write(eventfd_, &one, sizeof one);
@@ -60,37 +63,54 @@ void Driver::unpark() noexcept {
 
 std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
   if (io_) io_->release_pending();
+  const bool poll_only = limit && limit->count() <= 0;
   std::optional<std::chrono::nanoseconds> wait = limit;
-  if (time_ && !(wait && wait->count() == 0)) {
+  bool parked = false;  // park_timeout recorded this turn as parked (time_driver.hpp)
+  if (time_ && !poll_only) {
     if (time_->paused()) {
-      // Auto-advance: nothing to run (this thread is about to sleep) and the clock is
-      // paused: move it to the next timer instead of sleeping until it.
-      if (time_->auto_advance()) wait = std::chrono::nanoseconds(0);
-      else time_->park_timeout();  // no timer: record "no deadline" for registrations
+      // Auto-advance, as tokio: first look at what is already there without sleeping; only
+      // if nothing woke this turn (no I/O event, no unpark) move the paused clock to the
+      // next timer instead of sleeping until it. With no timer, sleep (until an unpark).
+      std::size_t woken = dispatch(0);
+      // AcqRel: pairs with unpark's release store (an unpark before this point counts).
+      if (woken_.exchange(false, std::memory_order_acq_rel) || woken > 0) return woken + time_->process();
+      if (time_->auto_advance()) return time_->process();
+      (void)time_->park_timeout();  // no timer: parked with no deadline
+      parked = true;
     } else if (std::optional<std::chrono::nanoseconds> t = time_->park_timeout()) {
+      parked = true;
       if (!wait || *t < *wait) wait = t;
+    } else {
+      parked = true;
     }
   }
-  std::array<epoll_event, 256> events;
-  int n = ::epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout_ms(wait));
-  if (time_) time_->unparked();
-  std::size_t woken = 0;
-  if (n > 0) {
-    const std::uint16_t tick = io_ ? io_->next_tick() : 0;
-    for (int i = 0; i < n; ++i) {
-      if (events[static_cast<std::size_t>(i)].data.ptr == nullptr) {
-        std::uint64_t v;
-        // Resets the counter (non-blocking; EAGAIN if another turn read it first).
-        [[maybe_unused]] const ssize_t r = ::read(eventfd_, &v, sizeof v);
-        continue;
-      }
-      auto* io = static_cast<ScheduledIo*>(events[static_cast<std::size_t>(i)].data.ptr);
-      io->dispatch(events[static_cast<std::size_t>(i)].events, tick);
-      ++woken;
-    }
-  }
-  // n < 0: EINTR (a signal); the caller's loop turns again.
+  std::size_t woken = dispatch(timeout_ms(wait));
+  if (parked) time_->unparked();
+  // Relaxed: only clears the flag for the paused branch above; an unpark after this point
+  // sets it again.
+  woken_.store(false, std::memory_order_relaxed);
   if (time_) woken += time_->process();
+  return woken;
+}
+
+std::size_t Driver::dispatch(int timeout) {
+  std::array<epoll_event, 256> events;
+  const int n = ::epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
+  // n < 0: EINTR (a signal); the caller's loop turns again.
+  std::size_t woken = 0;
+  if (n <= 0) return 0;
+  const std::uint16_t tick = io_ ? io_->next_tick() : 0;
+  for (int i = 0; i < n; ++i) {
+    const epoll_event& ev = events[static_cast<std::size_t>(i)];
+    if (ev.data.ptr == nullptr) {
+      std::uint64_t v;
+      // Resets the counter (non-blocking; EAGAIN if it was read already).
+      [[maybe_unused]] const ssize_t r = ::read(eventfd_, &v, sizeof v);
+      continue;
+    }
+    static_cast<ScheduledIo*>(ev.data.ptr)->dispatch(ev.events, tick);
+    ++woken;
+  }
   return woken;
 }
 

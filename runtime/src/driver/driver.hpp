@@ -64,9 +64,14 @@ class Driver {
   void shutdown();
 
  private:
+  // One epoll_wait with `timeout` (ms; -1: none) and the dispatch of its events; returns the
+  // number of I/O events (the eventfd's is read, not counted).
+  std::size_t dispatch(int timeout);
+
   int epfd_ = -1;
   int eventfd_ = -1;
   std::atomic<bool> locked_{false};
+  std::atomic<bool> woken_{false};  // unpark() since the last turn (for auto-advance)
   std::unique_ptr<TimeDriver> time_;
   std::unique_ptr<IoDriver> io_;
 };

@@ -17,11 +17,15 @@ bool ScheduledIo::poll_ready(Direction d, const Waker& waker, ReadyEvent& out) {
   };
   // Acquire: pairs with dispatch's release update; what the turn saw happened before.
   if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
+  Waker old;  // dropped after unlocking: its destructor may deregister (take mu_ again)
   std::lock_guard lock(mu_);
   // Acquire, under mu_: the second read of the no-lost-wake-up argument (top of the header).
   if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
   Waker& slot = d == Direction::read ? reader_ : writer_;
-  if (!slot.will_wake(waker)) slot = waker;
+  if (!slot.will_wake(waker)) {
+    old = std::move(slot);
+    slot = waker;
+  }
   return false;
 }
 
@@ -76,13 +80,17 @@ std::shared_ptr<ScheduledIo> IoDriver::add(int fd) {
   auto io = std::make_shared<ScheduledIo>(fd);
   std::lock_guard lock(mu_);
   if (shut_down_) throw std::logic_error("weft: I/O registration after the runtime shut down");
+  // Listed first: epoll must never hold a pointer the driver does not keep alive.
+  registered_.emplace(io.get(), io);
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = io.get();
   // Under mu_: a concurrent shutdown either ran before (seen above) or will find it listed.
-  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0)
-    throw std::system_error(errno, std::generic_category(), "weft: epoll_ctl(ADD)");
-  registered_.emplace(io.get(), io);
+  if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    const int e = errno;
+    registered_.erase(io.get());
+    throw std::system_error(e, std::generic_category(), "weft: epoll_ctl(ADD)");
+  }
   count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
   return io;
 }

@@ -79,18 +79,22 @@ TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker
     cancel(node);  // it may still be in the wheel (a reset to an earlier deadline)
     return Poll::Ready;
   }
+  Waker old;  // dropped after unlocking (see the top of the header)
   std::lock_guard lock(mu_);
   if (node.shutdown || shut_down_) return Poll::Shutdown;
-  // Fired, but the deadline has not passed: the wheel clamped a far deadline (or the clock
-  // was resumed backwards relative to it). File it again.
+  // Not in the wheel: never registered, reset (cancelled), or fired before its deadline
+  // (the wheel clamped a far deadline). File it.
   const TimerState s = node.state();
   if (s != TimerState::Registered && s != TimerState::PendingFire) {
     const std::uint64_t tick = tick_at_or_after(deadline);
     wheel_.insert(node, tick);
     registered_.store(wheel_.size(), std::memory_order_relaxed);  // see has_timers
-    if (tick < parked_until_) unpark_driver = true;
+    if (parked_ && tick < parked_until_) unpark_driver = true;
   }
-  if (!node.waker.will_wake(waker)) node.waker = waker;
+  if (!node.waker.will_wake(waker)) {
+    old = std::move(node.waker);
+    node.waker = waker;
+  }
   return Poll::Pending;
 }
 
@@ -101,9 +105,11 @@ void TimeDriver::cancel(TimerNode& node) noexcept {
   // so the caller (about to free the node, or to re-register it) must wait for the lock.
   const TimerState s = node.state();
   if (s == TimerState::Idle || s == TimerState::Cancelled) return;
+  Waker old;  // dropped after unlocking; a cancelled timer keeps nothing of its task alive
   std::lock_guard lock(mu_);
   (void)wheel_.cancel(node);
   registered_.store(wheel_.size(), std::memory_order_relaxed);
+  old = std::move(node.waker);
 }
 
 std::size_t TimeDriver::process() {
@@ -127,6 +133,7 @@ std::size_t TimeDriver::process() {
 std::optional<nanoseconds> TimeDriver::park_timeout() {
   std::lock_guard lock(mu_);
   const std::optional<std::uint64_t> next = wheel_.next_expiration();
+  parked_ = true;
   parked_until_ = next.value_or(UINT64_MAX);
   if (!next) return std::nullopt;
   const nanoseconds left = instant_of(*next) - now();
@@ -135,7 +142,7 @@ std::optional<nanoseconds> TimeDriver::park_timeout() {
 
 void TimeDriver::unparked() noexcept {
   std::lock_guard lock(mu_);
-  parked_until_ = UINT64_MAX;
+  parked_ = false;
 }
 
 bool TimeDriver::auto_advance() {

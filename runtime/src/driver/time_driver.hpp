@@ -6,8 +6,10 @@
 // owned by its future (weft::time::Sleep) and allocated on its first poll. Whoever turns the
 // driver (the worker parked in it, or a worker's maintenance) calls process(): it takes the
 // expired entries under `mu_`, moves their wakers out, and wakes them after unlocking, 32 at a
-// time. A node is freed by its future only after cancel() (which waits for `mu_` unless the node
-// never was in the wheel), so process() never touches a freed node; after unlocking it uses only the wakers it moved.
+// time. A node is freed by its future only after cancel() (which waits for `mu_` unless the
+// node is Idle or Cancelled), so process() never touches a freed node; after unlocking it uses
+// only the wakers it moved. No waker is dropped under `mu_` either (its destructor may free a
+// Sleep, which takes `mu_`): replaced and cancelled wakers are dropped after unlocking.
 //
 // Resolution: 1 ms ticks, as tokio. A deadline is rounded up to the next tick (a timer never
 // fires early; it fires up to 1 ms late plus the wake-up latency), and the driver parks in
@@ -25,11 +27,13 @@
 // tick, up to 1 ms past the deadline.
 //
 // The parked deadline. A driver parked in epoll_wait sleeps until `parked_until_` (a tick; max
-// if none). A timer registered with an earlier deadline must interrupt it: register() reads
-// parked_until_ under `mu_`, where the parker wrote it before sleeping, and asks the caller to
-// unpark the driver. No lost wake: either the registration's lock comes first and the parker
-// computes its timeout with the new entry, or the parker's comes first and the registration
-// sees parked_until_ and unparks (the eventfd stays readable until the parker reads it).
+// if no timer), and `parked_` says one is parked. A timer registered with an earlier deadline
+// must interrupt it: poll() reads both under `mu_`, where the parker wrote them before
+// sleeping (park_timeout), and asks the caller to unpark the driver. No lost wake: either the
+// registration's lock comes first and the parker computes its timeout with the new entry, or
+// the parker's comes first and the registration sees it parked and unparks (the eventfd stays
+// readable until the parker reads it). When nobody is parked (a busy runtime), registering a
+// timer costs no unpark: whoever parks next computes its timeout from the wheel.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -108,7 +112,8 @@ class TimeDriver {
   std::atomic<std::int64_t> offset_ns_{0};  // added to the real clock while running
   mutable std::mutex mu_;
   TimerWheel wheel_;                          // mu_
-  std::uint64_t parked_until_ = UINT64_MAX;   // mu_
+  bool parked_ = false;                       // mu_: a thread sleeps in the driver
+  std::uint64_t parked_until_ = UINT64_MAX;   // mu_: until this tick (max: no timer)
   bool shut_down_ = false;                    // mu_
   std::atomic<std::size_t> registered_{0};    // written under mu_ (mirrors wheel_.size())
 };

@@ -10,8 +10,9 @@ namespace weft::detail {
 // A Sleep's timer: its node in the runtime's wheel, and a reference to the scheduler that owns
 // the wheel (a Sleep may outlive its runtime; the wheel then lives until the Sleep is gone).
 struct TimerHandle {
-  explicit TimerHandle(Scheduler* sched) noexcept : s(sched) { scheduler_ref_inc(s); }
-  ~TimerHandle() { scheduler_ref_dec(s); }
+  // The banked task references (no shared-counter traffic on a worker).
+  explicit TimerHandle(Scheduler* sched) noexcept : s(sched) { scheduler_task_ref_acquire(s); }
+  ~TimerHandle() { scheduler_task_ref_release(s); }
   TimerHandle(const TimerHandle&) = delete;
   TimerHandle& operator=(const TimerHandle&) = delete;
   Scheduler* const s;

@@ -1,11 +1,11 @@
 #pragma once
 // The timer wheel: a hierarchical timing wheel of intrusive TimerEntry nodes, after tokio's
 // runtime/time/wheel (mod.rs, level.rs), itself after Varghese and Lauck, "Hashed and
-// Hierarchical Timing Wheels" (SOSP 1987). It is the data structure the runtime's time
-// driver will own (issue 12, item 4); nothing in the runtime uses it yet.
+// Hierarchical Timing Wheels" (SOSP 1987). The runtime's time driver owns one
+// (runtime/src/driver/time_driver.hpp), under its mutex.
 //
 // Ticks. Time is a std::uint64_t count of ticks since the wheel's start. The wheel never
-// reads a clock: whoever drives it passes `now`. The driver will use 1 tick = 1 ms (see
+// reads a clock: whoever drives it passes `now`. The driver uses 1 tick = 1 ms (see
 // Resolution below); nothing in this file depends on the unit.
 //
 // Layout. `Levels` levels (6 for TimerWheel) of 64 slots. A slot of level n spans 64^n
