@@ -601,6 +601,69 @@ fn latency_rows(h: &Harness) {
     });
 }
 
+// ---- driver rows (see bench/timers.cpp) ----
+
+fn driver_rows(h: &Harness) {
+    const TIMERS: usize = 10_000;
+    h.measure("timer_insert_cancel", TIMERS as f64, |rt| {
+        on_worker(rt, async {
+            let mut rng = XorShift64(0x9E3779B97F4A7C15);
+            let now = tokio::time::Instant::now();
+            let mut sleeps: Vec<std::pin::Pin<Box<tokio::time::Sleep>>> = Vec::with_capacity(TIMERS);
+            for _ in 0..TIMERS {
+                let us = 1_000 + (rng.next() % 10_000_000) as u64;
+                sleeps.push(Box::pin(tokio::time::sleep_until(now + Duration::from_micros(us))));
+            }
+            std::future::poll_fn(|cx| {
+                for s in sleeps.iter_mut() {
+                    let _ = std::future::Future::poll(s.as_mut(), cx);
+                }
+                std::task::Poll::Ready(())
+            })
+            .await;
+            sleeps.clear();
+        })
+    });
+    const SLEEPS: usize = 2_000;
+    h.measure_counters("sleep_lateness", |rt| {
+        let mut late = on_worker(rt, async {
+            let stop = Arc::new(AtomicBool::new(false));
+            let load: Vec<_> = (0..LOAD_TASKS).map(|_| tokio::spawn(spinner(stop.clone()))).collect();
+            let late = tokio::spawn(async {
+                let mut late = Vec::with_capacity(SLEEPS);
+                for _ in 0..SLEEPS {
+                    let deadline = tokio::time::Instant::now() + Duration::from_millis(1);
+                    tokio::time::sleep_until(deadline).await;
+                    late.push((tokio::time::Instant::now() - deadline).as_nanos() as u64);
+                }
+                late
+            })
+            .await
+            .unwrap();
+            stop.store(true, Ordering::Relaxed);
+            for l in load {
+                l.await.unwrap();
+            }
+            late
+        });
+        vec![
+            ("p50_ns", quantile(&mut late, 0.50)),
+            ("p99_ns", quantile(&mut late, 0.99)),
+            ("max_ns", *late.last().unwrap() as f64),
+        ]
+    });
+    const BLOCKING: i64 = 2_000;
+    h.measure("spawn_blocking", BLOCKING as f64, |rt| {
+        on_worker(rt, async {
+            let mut sum = 0i64;
+            for _ in 0..BLOCKING {
+                sum += tokio::task::spawn_blocking(|| 1i64).await.unwrap();
+            }
+            check(sum == BLOCKING);
+        })
+    });
+}
+
 fn main() {
     let mut reps = 5;
     let mut filter = Vec::new();
@@ -614,7 +677,9 @@ fn main() {
             _ => panic!("unknown argument {}", a),
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(WORKERS).build().unwrap();
+    // The I/O and time drivers on, as weft's runtime has them by default (enable_io,
+    // enable_time): idle workers park in the driver on both sides.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(WORKERS).enable_all().build().unwrap();
     let h = Harness { rt, reps, filter, list };
     scheduler(&h);
     mpsc_rows(&h);
@@ -624,4 +689,5 @@ fn main() {
     streammap_rows::<fstream::SelectAll<Keyed>>(&h);
     h.measure_manual("streammap_churn/tokio_stream/read/N:4096", 1000.0, |rt| on_worker(rt, churn()));
     latency_rows(&h);
+    driver_rows(&h);
 }

@@ -8,9 +8,10 @@
 //   auto iv = weft::time::interval(1s);
 //   for (;;) { co_await iv.tick(); ... }
 //
-// Resolution: 1 ms. A timer fires at the first millisecond tick at or after its deadline
-// (never early), when the driver next turns: at once if a worker is parked in it, else at a
-// busy worker's next maintenance (every event_interval ticks).
+// Resolution: 100 us (tokio's is 1 ms; runtime/src/driver/time_driver.hpp says why). A timer
+// fires at the first 100 us tick at or after its deadline (never early), when the driver next
+// turns: at once if a worker is parked in it, else at a busy worker's next maintenance (every
+// event_interval scheduler ticks).
 //
 // Instants are std::chrono::steady_clock time points read from the runtime's clock: now()
 // is steady_clock::now() unless the clock is paused (pause / advance / start_paused), which

@@ -4,7 +4,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <system_error>
@@ -14,13 +16,35 @@ namespace weft::detail {
 namespace {
 [[noreturn]] void throw_errno(const char* what) { throw std::system_error(errno, std::generic_category(), what); }
 
-// epoll_wait's timeout in ms, rounded up (a timer never fires early), capped at INT_MAX.
+// epoll_wait's timeout in ms, rounded up (a timer never fires early), capped at INT_MAX; the
+// fallback when the kernel has no epoll_pwait2.
 int timeout_ms(std::optional<std::chrono::nanoseconds> t) noexcept {
   if (!t) return -1;
   const std::int64_t ns = t->count();
   if (ns <= 0) return 0;
   const std::int64_t ms = ns / 1'000'000 + (ns % 1'000'000 != 0 ? 1 : 0);
   return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+// Whether epoll_pwait2 works here (false after the first ENOSYS). Relaxed: a benign race;
+// every thread that sees ENOSYS stores false.
+std::atomic<bool> have_pwait2{true};
+
+int wait_events(int epfd, epoll_event* events, int max, std::optional<std::chrono::nanoseconds> t) {
+  if (have_pwait2.load(std::memory_order_relaxed)) {
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (t) {
+      const std::int64_t ns = std::max<std::int64_t>(t->count(), 0);
+      ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+      tsp = &ts;
+    }
+    const int n = ::epoll_pwait2(epfd, events, max, tsp, nullptr);
+    if (n >= 0 || errno != ENOSYS) return n;
+    have_pwait2.store(false, std::memory_order_relaxed);
+  }
+  return ::epoll_wait(epfd, events, max, timeout_ms(t));
 }
 }  // namespace
 
@@ -71,7 +95,7 @@ std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
       // Auto-advance, as tokio: first look at what is already there without sleeping; only
       // if nothing woke this turn (no I/O event, no unpark) move the paused clock to the
       // next timer instead of sleeping until it. With no timer, sleep (until an unpark).
-      std::size_t woken = dispatch(0);
+      std::size_t woken = dispatch(std::chrono::nanoseconds(0));
       // AcqRel: pairs with unpark's release store (an unpark before this point counts).
       if (woken_.exchange(false, std::memory_order_acq_rel) || woken > 0) return woken + time_->process();
       if (time_->auto_advance()) return time_->process();
@@ -84,7 +108,7 @@ std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
       parked = true;
     }
   }
-  std::size_t woken = dispatch(timeout_ms(wait));
+  std::size_t woken = dispatch(wait);
   if (parked) time_->unparked();
   // Relaxed: only clears the flag for the paused branch above; an unpark after this point
   // sets it again.
@@ -93,9 +117,9 @@ std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
   return woken;
 }
 
-std::size_t Driver::dispatch(int timeout) {
+std::size_t Driver::dispatch(std::optional<std::chrono::nanoseconds> timeout) {
   std::array<epoll_event, 256> events;
-  const int n = ::epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), timeout);
+  const int n = wait_events(epfd_, events.data(), static_cast<int>(events.size()), timeout);
   // n < 0: EINTR (a signal); the caller's loop turns again.
   std::size_t woken = 0;
   if (n <= 0) return 0;

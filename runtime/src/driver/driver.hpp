@@ -64,9 +64,9 @@ class Driver {
   void shutdown();
 
  private:
-  // One epoll_wait with `timeout` (ms; -1: none) and the dispatch of its events; returns the
+  // One wait for events (epoll_pwait2; nullopt: no timeout) and their dispatch; returns the
   // number of I/O events (the eventfd's is read, not counted).
-  std::size_t dispatch(int timeout);
+  std::size_t dispatch(std::optional<std::chrono::nanoseconds> timeout);
 
   int epfd_ = -1;
   int eventfd_ = -1;

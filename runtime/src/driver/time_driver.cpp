@@ -6,16 +6,15 @@
 namespace weft::detail {
 
 namespace {
-using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
-constexpr std::int64_t ns_per_tick = 1'000'000;
+constexpr std::int64_t ns_per_tick = TimeDriver::tick_length.count();
 
 std::int64_t ns_of(nanoseconds d) noexcept { return d.count(); }
 }  // namespace
 
 TimeDriver::TimeDriver(bool start_paused) : start_(std::chrono::steady_clock::now()) {
-  // Paused from the start: frozen at start_ exactly, so deadlines a whole number of
-  // milliseconds from now() fall on ticks and auto-advance lands on them exactly.
+  // Paused from the start: frozen at start_ exactly, so deadlines a whole number of ticks
+  // from now() fall on ticks and auto-advance lands on them exactly.
   if (start_paused) paused_.store(true, std::memory_order_relaxed);  // before any reader
 }
 

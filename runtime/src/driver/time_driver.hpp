@@ -1,7 +1,7 @@
 #pragma once
 // The time driver: the runtime's clock (real, or paused for tests) and its timer wheel.
 //
-// One wheel per runtime (runtime/src/time/wheel.hpp: 6 levels x 64 slots of 1 ms), guarded by
+// One wheel per runtime (runtime/src/time/wheel.hpp: 6 levels x 64 slots of 100 us), guarded by
 // `mu_`. A timer is a TimerNode (a wheel entry plus the waker of the future that waits on it),
 // owned by its future (weft::time::Sleep) and allocated on its first poll. Whoever turns the
 // driver (the worker parked in it, or a worker's maintenance) calls process(): it takes the
@@ -11,20 +11,25 @@
 // only the wakers it moved. No waker is dropped under `mu_` either (its destructor may free a
 // Sleep, which takes `mu_`): replaced and cancelled wakers are dropped after unlocking.
 //
-// Resolution: 1 ms ticks, as tokio. A deadline is rounded up to the next tick (a timer never
-// fires early; it fires up to 1 ms late plus the wake-up latency), and the driver parks in
-// epoll_wait, whose timeout is in milliseconds. Finer ticks would need epoll_pwait2 or a
-// timerfd per turn; not worth it before a measurement says so (BENCHMARKS.md has the lateness
-// of a 1 ms sleep under load).
+// Resolution: 100 us ticks (tokio: 1 ms). A deadline is rounded up to the next tick (a timer
+// never fires early; it fires up to one tick late plus the wake-up latency), and the driver
+// waits with epoll_pwait2, whose timeout is a timespec (Linux 5.11; epoll_wait's whole
+// milliseconds if the kernel lacks it). Why finer than tokio: with 1 ms ticks a task that
+// sleeps 1 ms again and again is late by about 1 ms every time (it wakes just after a tick,
+// so its next deadline rounds up almost a whole tick), which is what bench/timers.cpp's
+// sleep_lateness showed for both runtimes (p50 1.0 ms). Why not finer still: the kernel's
+// default timer slack is 50 us, and whole milliseconds stay whole ticks (a paused clock lands
+// on them exactly). Range: 63 x 64^5 ticks = 78 days; a farther deadline fires at the clamp
+// and its Sleep files itself again (poll).
 //
 // The clock. now() is steady_clock::now() + offset_, or, while paused, frozen_. pause() freezes
 // the clock, advance(d) moves the frozen clock, resume() lets it run again from where it was
 // frozen (offset_ takes the difference). Paused time is for the current_thread flavour (one
 // thread turns the driver); when the driver would sleep until a timer while paused, it moves
 // the clock to that timer's tick instead (auto-advance), so sleeping an hour takes no time.
-// A runtime that starts paused is frozen at start_, so a deadline a whole number of
-// milliseconds away is reached exactly; after a pause() mid-run, auto-advance lands on the
-// tick, up to 1 ms past the deadline.
+// A runtime that starts paused is frozen at start_, so a deadline a whole number of ticks
+// (100 us) away is reached exactly; after a pause() mid-run, auto-advance lands on the tick,
+// up to one tick past the deadline.
 //
 // The parked deadline. A driver parked in epoll_wait sleeps until `parked_until_` (a tick; max
 // if no timer), and `parked_` says one is parked. A timer registered with an earlier deadline
@@ -56,6 +61,9 @@ struct TimerNode : TimerEntry {
 
 class TimeDriver {
  public:
+  /// The length of a tick.
+  static constexpr std::chrono::nanoseconds tick_length{100'000};
+
   explicit TimeDriver(bool start_paused);
   TimeDriver(const TimeDriver&) = delete;
   TimeDriver& operator=(const TimeDriver&) = delete;

@@ -5,8 +5,9 @@
 // (runtime/src/driver/time_driver.hpp), under its mutex.
 //
 // Ticks. Time is a std::uint64_t count of ticks since the wheel's start. The wheel never
-// reads a clock: whoever drives it passes `now`. The driver uses 1 tick = 1 ms (see
-// Resolution below); nothing in this file depends on the unit.
+// reads a clock: whoever drives it passes `now`. The driver uses 1 tick = 100 us
+// (time_driver.hpp says why); nothing in this file depends on the unit. Durations below are
+// given at 1 ms per tick, tokio's unit, for comparison.
 //
 // Layout. `Levels` levels (6 for TimerWheel) of 64 slots. A slot of level n spans 64^n
 // ticks and the whole level 64^(n+1): level 0 has 1-tick slots over 64 ticks, level 1
@@ -64,7 +65,8 @@
 // elapsed() saturate at max_tick (2^62 ticks: 146 million years of 1 ms), so no tick
 // arithmetic can overflow.
 //
-// Resolution. The driver will count 1 tick = 1 ms, as tokio does, and round a deadline up
+// Resolution (written when the driver did not exist yet; it chose 100 us ticks with
+// epoll_pwait2 once the lateness of a 1 ms sleep was measured: time_driver.hpp). The driver will count 1 tick = 1 ms, as tokio does, and round a deadline up
 // to the next tick, so a timer never fires early and fires at most one tick late plus the
 // wake-up latency. Finer ticks were not chosen because the driver waits in epoll_wait, whose
 // timeout is in milliseconds: a finer tick could not be waited for without epoll_pwait2
