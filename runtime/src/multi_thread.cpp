@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include "scheduler.hpp"
@@ -24,6 +25,41 @@ void Scheduler::start() {
   }
 }
 
+// block_in_place (after tokio's): the calling thread is a worker inside a task's poll and is
+// about to block. It starts a new thread that runs the worker loop for the same Worker (its
+// run queue, LIFO slot, parker: everything the worker owns), then stops being a worker
+// itself: tls_worker becomes null (what the rest of the poll spawns or wakes goes through the
+// injection queue), and tls_handed_off makes the scheduler loop it returns to (poll_task,
+// run_task, run_worker) touch the Worker no more and end the thread. Everything this thread
+// wrote to the Worker before happens-before the new thread's start. The thread's handle
+// moves to retired_, joined at shutdown. threads_mu_ orders hand-offs with shutdown's
+// collection of thread handles: a hand-off either sees shutdown begun (and does nothing: the
+// worker is about to stop anyway) or its new thread is collected and joined.
+void Scheduler::hand_off(Worker& w) {
+  std::lock_guard lock(threads_mu_);
+  if (shutting_down()) return;
+  // What the poll spawned or woke so far waits in the LIFO slot, which only the poller's
+  // run_task looks at: queue it, so the new thread's first look finds it. Acquire: as in
+  // run_task's exchange (this thread's own task; a rescuer may have taken it).
+  if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) push_local(w, l);
+  std::thread next([this, wp = &w] { worker_main(*wp); });  // may throw: nothing else changed
+  retired_.push_back(std::move(w.thread));
+  w.thread = std::move(next);
+  tls_worker = nullptr;
+  tls_entered = this;  // the rest of the poll still runs "in" the runtime (spawn, Handle::current)
+  tls_handed_off = true;
+}
+
+void block_in_place_enter() {
+  Worker* w = tls_worker;
+  if (w == nullptr) return;  // not a worker (a blocking-pool thread, any other thread): run in place
+  if (w->sched->is_current_thread())
+    throw std::logic_error(
+        "weft::block_in_place on a current_thread runtime: its only thread cannot be handed off "
+        "(use spawn_blocking)");
+  w->sched->hand_off(*w);
+}
+
 void Scheduler::worker_main(Worker& w) {
   std::string name = opts_.thread_name + "-" + std::to_string(w.index);
   if (name.size() > 15) name.resize(15);
@@ -31,12 +67,15 @@ void Scheduler::worker_main(Worker& w) {
   TlsWorkerScope scope(&w);
   if (opts_.on_thread_start) opts_.on_thread_start();
   run_worker(w);
+  tls_handed_off = false;
   if (opts_.on_thread_stop) opts_.on_thread_stop();
 }
 
 void Scheduler::run_worker(Worker& w) {
   w.tuner.start_batch();
   for (;;) {
+    // block_in_place gave `w` to a new thread during the last poll: this thread is done.
+    if (tls_handed_off) [[unlikely]] return;
     // Shutdown is looked at in maintenance ticks and before parking.
     if (begin_tick(w) && shutting_down()) return;
     Notified t = next_task(w);

@@ -30,6 +30,7 @@ void scheduler_task_ref_release(Scheduler* s) noexcept { s->task_ref_release(); 
 void scheduler_spawn(Scheduler* s, Header* t) { s->spawn(t); }
 void scheduler_spawn_blocking(Scheduler* s, Header* t) { s->spawn_blocking(t); }
 Scheduler* current_scheduler() noexcept { return tls_worker ? tls_worker->sched : tls_entered; }
+thread_local bool tls_handed_off = false;
 std::uint32_t random_below(std::uint32_t n) noexcept {
   if (Worker* w = tls_worker) return w->next_random(n);
   thread_local XorShift64 g{0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&g)};
@@ -196,6 +197,7 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
   }
   coop::BudgetScope budget;
   poll_task(w, std::move(t));
+  if (tls_handed_off) [[unlikely]] return;  // `w` is another thread's now (block_in_place)
   // The LIFO chain: what the polled task spawned or woke last runs next, here, sharing the
   // budget, at most max_lifo_polls_per_tick times (then the slot is disabled and what is
   // scheduled goes to the run queue, where idle workers can take it).
@@ -213,6 +215,7 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
     }
     if (++lifo_polls >= max_lifo_polls_per_tick) w.lifo_enabled = false;
     poll_task(w, std::move(next));
+    if (tls_handed_off) [[unlikely]] return;  // as above
   }
   w.lifo_enabled = true;
 }
@@ -223,6 +226,11 @@ void Scheduler::run_task(Worker& w, Notified&& t) noexcept {
 [[gnu::always_inline]] inline void Scheduler::poll_task(Worker& w, Notified&& t) noexcept {
   w.tuner.polled();
   Notified again = Harness::poll(std::move(t), owned_);
+  if (tls_handed_off) [[unlikely]] {
+    // block_in_place gave `w` away during this poll: not this thread's queue any more.
+    if (again) schedule_remote(std::move(again).into_raw());
+    return;
+  }
   if (!again) return;
   // Woken while running: a yield (yield_now, a budget yield, a self-wake). Back of the
   // local queue, once; and the worker looks at Inject before its next local task, so tasks
@@ -346,8 +354,18 @@ bool Scheduler::shutdown(std::optional<std::chrono::nanoseconds> blocking_timeou
   // Release: pairs with the drivers' acquire in shutting_down.
   shutdown_.store(true, std::memory_order_release);
   for (auto& w : workers_) w->parker.unpark();
-  for (auto& w : workers_)
-    if (w->thread.joinable()) w->thread.join();
+  // Every worker thread, and every thread that handed its worker off (block_in_place; it
+  // may still be in that poll): collected under threads_mu_, after which no hand-off starts
+  // a thread (it sees shutdown_).
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(threads_mu_);
+    for (auto& w : workers_) threads.push_back(std::move(w->thread));
+    for (auto& t : retired_) threads.push_back(std::move(t));
+    retired_.clear();
+  }
+  for (auto& t : threads)
+    if (t.joinable()) t.join();
   std::unique_lock core(core_mu_);  // current_thread: no block_on is driving the worker
   // Let waiting block_on calls see the core free once the tasks are cancelled below (one
   // of them then finds the runtime shut down); see current_thread.cpp.

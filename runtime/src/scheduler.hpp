@@ -185,6 +185,8 @@ struct TlsWorkerScope : ScopedThreadLocal<Worker*> {
 // thread destroying the runtime (so a task destructor run by shutdown can call weft::spawn
 // or Handle::current, as in tokio; the spawned task is cancelled at once).
 extern thread_local Scheduler* tls_entered;
+// This thread handed its worker off in block_in_place (multi_thread.cpp).
+extern thread_local bool tls_handed_off;
 struct EnterScope : ScopedThreadLocal<Scheduler*> {
   explicit EnterScope(Scheduler* s) noexcept : ScopedThreadLocal(tls_entered, s) {}
 };
@@ -282,6 +284,14 @@ class Scheduler {
   bool begin_tick(Worker& w);
 
   // ---- multi_thread driver (multi_thread.cpp) ----
+ public:
+  /// block_in_place on worker `w` (the calling thread, inside a task's poll): a new thread
+  /// takes over `w` and this thread stops being a worker (see multi_thread.cpp). No-op after
+  /// shutdown began. Throws std::system_error if the thread cannot be started (then nothing
+  /// changed).
+  void hand_off(Worker& w);
+
+ private:
   void worker_main(Worker& w);
   void run_worker(Worker& w);
   Notified steal_work(Worker& w);
@@ -331,6 +341,10 @@ class Scheduler {
   std::mutex core_waiters_mu_;
   std::vector<Parker*> core_waiters_;  // block_on calls waiting for core_mu_; core_waiters_mu_
   BlockingPool blocking_;
+  // Threads that handed their worker off (block_in_place) and finish the poll they were in;
+  // joined by shutdown. Also guards Worker::thread once the workers run.
+  std::mutex threads_mu_;
+  std::vector<std::thread> retired_;  // threads_mu_
   bool shut_down_done_ = false;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../support.hpp"
+#include "weft/join_set.hpp"
 #include "weft/weft.hpp"
 
 namespace {
@@ -226,4 +227,103 @@ TEST(BlockingErrors, outside_a_runtime_and_bad_options) {
   EXPECT_THROW(Runtime{o}, std::invalid_argument);
 }
 
+}  // namespace
+
+// ---- block_in_place ----
+namespace {
+TEST(BlockInPlace, hands_the_worker_off_so_queued_tasks_still_run) {
+  Runtime rt(weft_test::mt(1));  // one worker: without a hand-off this would deadlock
+  std::atomic<bool> flag{false};
+  auto done = std::async(std::launch::async, [&] {
+    return rt.block_on([](std::atomic<bool>* flag) -> Task<int> {
+      auto b = weft::spawn([](std::atomic<bool>* f) -> Task<void> {
+        f->store(true);
+        co_return;
+      }(flag));  // queued on this (only) worker, behind us
+      int v = weft::block_in_place([&] {
+        for (int i = 0; i < 10'000 && !flag->load(); ++i) std::this_thread::sleep_for(1ms);
+        return flag->load() ? 7 : -1;
+      });
+      co_await b;  // the rest of the poll runs on this (former worker) thread
+      auto c = weft::spawn([]() -> Task<int> { co_return 3; }());
+      co_return v + co_await c;
+    }(&flag));
+  });
+  ASSERT_EQ(done.wait_for(30s), std::future_status::ready) << "deadlock: the worker was not handed off";
+  EXPECT_EQ(done.get(), 10);
+}
+
+TEST(BlockInPlace, many_calls_then_shutdown_join_every_thread) {
+  std::atomic<int> ran{0};
+  {
+    Runtime rt(weft_test::mt(2));
+    rt.block_on([](std::atomic<int>* ran) -> Task<void> {
+      weft::JoinSet<int> set;
+      for (int i = 0; i < 50; ++i)
+        set.spawn([](std::atomic<int>* ran, int i) -> Task<int> {
+          const int v = weft::block_in_place([&] {
+            std::this_thread::sleep_for(1ms);
+            ran->fetch_add(1);
+            return i;
+          });
+          co_await weft::yield_now();
+          co_return v;
+        }(ran, i));
+      long sum = 0;
+      while (auto r = co_await set.join_next()) sum += r->value();
+      EXPECT_EQ(sum, 49 * 50 / 2);
+    }(&ran));
+  }
+  EXPECT_EQ(ran.load(), 50);
+}
+
+TEST(BlockInPlace, exceptions_propagate_into_the_task) {
+  Runtime rt(weft_test::mt(2));
+  EXPECT_THROW(rt.block_on([]() -> Task<void> {
+    weft::block_in_place([]() -> int { throw std::runtime_error("in place"); });
+    co_return;
+  }()),
+               std::runtime_error);
+  EXPECT_EQ(rt.block_on([]() -> Task<int> { co_return 1; }()), 1) << "the runtime keeps working";
+}
+
+TEST(BlockInPlace, runtime_destroyed_while_a_handed_off_thread_blocks) {
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  std::atomic<bool> entered{false}, finished{false};
+  std::thread releaser;
+  {
+    Runtime rt(weft_test::mt(2));
+    auto h = rt.spawn([](std::shared_future<void> gate, std::atomic<bool>* entered, std::atomic<bool>* finished) -> Task<void> {
+      weft::block_in_place([&] {
+        entered->store(true);
+        gate.wait();
+      });
+      finished->store(true);  // the rest of the poll, on the handed-off thread
+      co_return;
+    }(gate, &entered, &finished));
+    while (!entered.load()) std::this_thread::sleep_for(1ms);
+    releaser = std::thread([&] {
+      std::this_thread::sleep_for(20ms);
+      release.set_value();
+    });
+  }  // ~Runtime joins the handed-off thread, which finishes its poll first
+  EXPECT_TRUE(finished.load()) << "the destructor returned before the handed-off thread finished its poll";
+  releaser.join();
+}
+
+TEST(BlockInPlace, on_current_thread_throws_and_outside_a_runtime_runs_in_place) {
+  Runtime rt(weft_test::ct());
+  bool threw = false;
+  rt.block_on([](bool* threw) -> Task<void> {
+    try {
+      weft::block_in_place([] {});
+    } catch (const std::logic_error&) {
+      *threw = true;
+    }
+    co_return;
+  }(&threw));
+  EXPECT_TRUE(threw);
+  EXPECT_EQ(weft::block_in_place([] { return 5; }), 5);
+}
 }  // namespace

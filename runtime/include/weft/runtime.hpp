@@ -278,6 +278,23 @@ auto spawn_blocking(F f) {
   return Handle::spawn_blocking_on(s, std::move(f));
 }
 
+namespace detail {
+void block_in_place_enter();
+}
+
+/// Runs `f()` (blocking) on the current thread and returns its result, after handing this
+/// worker's run queue to a new worker thread, so the tasks queued behind the current one
+/// keep running (tokio's block_in_place). The current task waits for f, as with any
+/// blocking call; the rest of its poll runs on this thread, which then leaves the runtime.
+/// Outside a worker (a plain thread, a blocking-pool thread) f just runs. Throws
+/// std::logic_error on a current_thread runtime's thread (nothing could take over; use
+/// spawn_blocking). Costs a thread start: for short calls, spawn_blocking is cheaper.
+template <class F>
+decltype(auto) block_in_place(F&& f) {
+  detail::block_in_place_enter();
+  return std::invoke(std::forward<F>(f));
+}
+
 /// A future that is Pending once (after waking its task) and then Ready: the task goes to
 /// the back of its worker's run queue so the others get a turn.
 class YieldNow {
