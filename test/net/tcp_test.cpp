@@ -201,6 +201,8 @@ TEST_P(TcpBothFlavors, split_halves_are_used_by_two_tasks_at_once) {
     auto [client, server] = co_await connected_pair(l);
     auto echoed = weft::spawn(echo(std::move(server)));
     auto halves = std::move(client).split();
+    EXPECT_EQ(halves.first.peer_addr(), l.local_addr());
+    EXPECT_EQ(halves.second.local_addr(), halves.first.local_addr());
     // The writer sends 1 MiB while the reader takes the echo back: neither could finish
     // alone (the socket buffers hold far less than 1 MiB).
     auto writer = weft::spawn([](weft::net::TcpWriteHalf w) -> Task<void> {
@@ -456,6 +458,28 @@ TEST(TcpOutsideRuntime, a_runtime_without_io_refuses_sockets) {
   rt.block_on([]() -> Task<void> {
     EXPECT_THROW((void)TcpListener::bind(loopback0()), std::logic_error);
     co_return;
+  }());
+}
+
+TEST(TcpOutsideRuntime, a_moved_from_half_throws_logic_error) {
+  Runtime rt(weft_test::ct());
+  rt.block_on([]() -> Task<void> {
+    TcpListener l = TcpListener::bind(loopback0());
+    auto [client, server] = co_await connected_pair(l);
+    auto halves = std::move(client).split();
+    weft::net::TcpReadHalf r = std::move(halves.first);
+    weft::net::TcpWriteHalf w = std::move(halves.second);
+    std::array<std::byte, 4> buf;
+    EXPECT_THROW((void)halves.first.read(buf), std::logic_error);
+    EXPECT_THROW((void)halves.second.write_all("x"), std::logic_error);
+    EXPECT_THROW(halves.second.shutdown_write(), std::logic_error);
+    // The moved-to halves work.
+    co_await w.write_all("abcd");
+    co_await server.read_exact(buf);
+    EXPECT_EQ(weft_net_test::to_string(std::vector<std::byte>(buf.begin(), buf.end()), 4), "abcd");
+    co_await server.write_all("ef");
+    co_await r.read_exact(std::span(buf).first(2));
+    EXPECT_EQ(weft_net_test::to_string(std::vector<std::byte>(buf.begin(), buf.end()), 2), "ef");
   }());
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <string>
 
 #include "net/net_io.hpp"
@@ -115,20 +116,31 @@ std::pair<TcpReadHalf, TcpWriteHalf> TcpStream::split() && {
 
 // ---- the halves ----
 
-SocketAddr TcpReadHalf::local_addr() const {
-  return detail::sock_name(fd_->fd(), false, "weft::net::TcpReadHalf::local_addr");
+io::AsyncFd& TcpReadHalf::checked() const {
+  if (fd_ == nullptr) throw std::logic_error("weft::net::TcpReadHalf: moved-from");
+  return *fd_;
 }
-SocketAddr TcpReadHalf::peer_addr() const {
-  return detail::sock_name(fd_->fd(), true, "weft::net::TcpReadHalf::peer_addr");
-}
-SocketAddr TcpWriteHalf::local_addr() const {
-  return detail::sock_name(fd_->fd(), false, "weft::net::TcpWriteHalf::local_addr");
-}
-SocketAddr TcpWriteHalf::peer_addr() const {
-  return detail::sock_name(fd_->fd(), true, "weft::net::TcpWriteHalf::peer_addr");
+io::AsyncFd& TcpWriteHalf::checked() const {
+  if (fd_ == nullptr) throw std::logic_error("weft::net::TcpWriteHalf: moved-from");
+  return *fd_;
 }
 
-void TcpWriteHalf::shutdown_write() { detail::tcp_shutdown_write(fd_->fd(), "weft::net::TcpWriteHalf::shutdown_write"); }
+SocketAddr TcpReadHalf::local_addr() const {
+  return detail::sock_name(checked().fd(), false, "weft::net::TcpReadHalf::local_addr");
+}
+SocketAddr TcpReadHalf::peer_addr() const {
+  return detail::sock_name(checked().fd(), true, "weft::net::TcpReadHalf::peer_addr");
+}
+SocketAddr TcpWriteHalf::local_addr() const {
+  return detail::sock_name(checked().fd(), false, "weft::net::TcpWriteHalf::local_addr");
+}
+SocketAddr TcpWriteHalf::peer_addr() const {
+  return detail::sock_name(checked().fd(), true, "weft::net::TcpWriteHalf::peer_addr");
+}
+
+void TcpWriteHalf::shutdown_write() {
+  detail::tcp_shutdown_write(checked().fd(), "weft::net::TcpWriteHalf::shutdown_write");
+}
 
 void TcpWriteHalf::shutdown_on_drop() noexcept {
   // A moved-from half has no socket. A shutdown of a socket the peer already reset fails

@@ -97,9 +97,9 @@ class TcpStream {
 /// The read half of a split TcpStream: polls only the read direction.
 class TcpReadHalf {
  public:
-  RecvFuture read(std::span<std::byte> buf) noexcept { return RecvFuture(*fd_, buf, "weft::net::TcpReadHalf::read", true); }
-  ReadExactFuture read_exact(std::span<std::byte> buf) noexcept {
-    return ReadExactFuture(*fd_, buf, "weft::net::TcpReadHalf::read_exact");
+  RecvFuture read(std::span<std::byte> buf) { return RecvFuture(checked(), buf, "weft::net::TcpReadHalf::read", true); }
+  ReadExactFuture read_exact(std::span<std::byte> buf) {
+    return ReadExactFuture(checked(), buf, "weft::net::TcpReadHalf::read_exact");
   }
   [[nodiscard]] SocketAddr local_addr() const;
   [[nodiscard]] SocketAddr peer_addr() const;
@@ -107,6 +107,8 @@ class TcpReadHalf {
  private:
   friend class TcpStream;
   explicit TcpReadHalf(std::shared_ptr<io::AsyncFd> fd) noexcept : fd_(std::move(fd)) {}
+  /// The socket; std::logic_error if this half was moved from.
+  [[nodiscard]] io::AsyncFd& checked() const;
   std::shared_ptr<io::AsyncFd> fd_;
 };
 
@@ -124,13 +126,13 @@ class TcpWriteHalf {
   }
   ~TcpWriteHalf() { shutdown_on_drop(); }
 
-  SendFuture write(std::span<const std::byte> buf) noexcept {
-    return SendFuture(*fd_, buf, "weft::net::TcpWriteHalf::write", true);
+  SendFuture write(std::span<const std::byte> buf) {
+    return SendFuture(checked(), buf, "weft::net::TcpWriteHalf::write", true);
   }
-  WriteAllFuture write_all(std::span<const std::byte> buf) noexcept {
-    return WriteAllFuture(*fd_, buf, "weft::net::TcpWriteHalf::write_all");
+  WriteAllFuture write_all(std::span<const std::byte> buf) {
+    return WriteAllFuture(checked(), buf, "weft::net::TcpWriteHalf::write_all");
   }
-  WriteAllFuture write_all(std::string_view s) noexcept { return write_all(detail::text_bytes(s)); }
+  WriteAllFuture write_all(std::string_view s) { return write_all(detail::text_bytes(s)); }
   /// Half-close now (the destructor then does nothing more).
   void shutdown_write();
   [[nodiscard]] SocketAddr local_addr() const;
@@ -139,6 +141,7 @@ class TcpWriteHalf {
  private:
   friend class TcpStream;
   explicit TcpWriteHalf(std::shared_ptr<io::AsyncFd> fd) noexcept : fd_(std::move(fd)) {}
+  [[nodiscard]] io::AsyncFd& checked() const;
   void shutdown_on_drop() noexcept;
   std::shared_ptr<io::AsyncFd> fd_;
 };
