@@ -93,4 +93,6 @@ class [[nodiscard]] WriteAllFuture {
   std::size_t done_ = 0;
 };
 
+static_assert(Future<RecvFuture> && Future<SendFuture> && Future<ReadExactFuture> && Future<WriteAllFuture>);
+
 }  // namespace weft::net

@@ -70,4 +70,7 @@ class TcpListener {
 
 inline Poll<std::pair<TcpStream, SocketAddr>> AcceptFuture::poll(Context& cx) { return l_->poll_accept(cx); }
 
+static_assert(Future<AcceptFuture> && Future<ConnectFuture>);
+static_assert(Stream<Incoming>);
+
 }  // namespace weft::net

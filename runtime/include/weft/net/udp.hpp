@@ -75,4 +75,6 @@ class UdpSocket {
   io::AsyncFd fd_;
 };
 
+static_assert(Future<SendToFuture> && Future<RecvFromFuture>);
+
 }  // namespace weft::net
