@@ -44,6 +44,9 @@ void io_clear_readiness(IoHandle* h, const ReadyEvent& ev) noexcept { h->io->cle
 
 void io_deregister(IoHandle* h) noexcept {
   h->s->driver()->io()->deregister(h->io);
+  // No poll of this registration can follow (its only owner is deregistering it); a turn
+  // still dispatching an event for it finds no waker to wake.
+  h->io->drop_wakers();
   delete h;
 }
 

@@ -70,6 +70,17 @@ void ScheduledIo::wake(std::uint32_t ready) {
   std::move(w).wake();
 }
 
+void ScheduledIo::drop_wakers() noexcept {
+  Waker r, w;
+  {
+    std::lock_guard lock(mu_);
+    r = std::move(reader_);
+    w = std::move(writer_);
+  }
+  // Dropped outside mu_ (a waker may hold the last reference to a task whose frame owns
+  // another registration).
+}
+
 void ScheduledIo::shutdown() {
   // Release: pairs with poll_ready's acquire loads.
   readiness_.fetch_or(shutdown_bit, std::memory_order_release);

@@ -50,6 +50,10 @@ class ScheduledIo {
   void dispatch(std::uint32_t epoll_events, std::uint16_t tick);
   /// The driver shut down: every poll_ready returns at once with shutdown set.
   void shutdown();
+  /// After deregistration: drops the stored wakers. A waker left in a released registration
+  /// would keep its task, and through it the scheduler, alive: a cycle through the driver's
+  /// pending_release_ when no turn follows (the runtime shuts down next).
+  void drop_wakers() noexcept;
 
  private:
   static constexpr int tick_shift = 16;
