@@ -67,8 +67,11 @@ inline Instant now() noexcept { return detail::time_now(); }
 /// `t + d`, saturated at the clock's range (a sleep of Duration::max() never overflows; it
 /// waits until far in the future).
 inline Instant deadline_after(Instant t, Duration d) noexcept {
-  if (d.count() > 0 && Instant::max() - t < d) return Instant::max();
-  if (d.count() < 0 && t - Instant::min() < -d) return Instant::min();
+  static_assert(std::is_same_v<Instant::duration, Duration>);
+  // On the raw counts: neither side of a comparison can overflow (t - min() would).
+  const auto now = t.time_since_epoch().count();
+  if (d.count() > 0 && now > Instant::max().time_since_epoch().count() - d.count()) return Instant::max();
+  if (d.count() < 0 && now < Instant::min().time_since_epoch().count() - d.count()) return Instant::min();
   return t + d;
 }
 

@@ -49,8 +49,10 @@ void ScheduledIo::dispatch(std::uint32_t ev, std::uint16_t tick) {
   if ((ev & EPOLLHUP) || ((ev & EPOLLOUT) && (ev & EPOLLERR)) || ev == EPOLLERR) r |= io_bits::write_closed;
   if (ev & EPOLLERR) r |= io_bits::error;
   if (r == 0) return;
-  // Relaxed load: the CAS decides.
-  std::uint64_t cur = readiness_.load(std::memory_order_relaxed);
+  // Acquire: pairs with publish()'s release store (the registration's construction happens
+  // before this event in the kernel's order, epoll_ctl then epoll_wait, which the memory
+  // model does not see); later, the CAS decides.
+  std::uint64_t cur = readiness_.load(std::memory_order_acquire);
   std::uint64_t next;
   do {
     next = (cur & ~tick_mask) | r | (std::uint64_t{tick} << tick_shift);
@@ -93,6 +95,7 @@ std::shared_ptr<ScheduledIo> IoDriver::add(int fd) {
   if (shut_down_) throw std::logic_error("weft: I/O registration after the runtime shut down");
   // Listed first: epoll must never hold a pointer the driver does not keep alive.
   registered_.emplace(io.get(), io);
+  io->publish();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = io.get();

@@ -40,6 +40,9 @@ class ScheduledIo {
  public:
   explicit ScheduledIo(int fd) noexcept : fd_(fd) {}
   [[nodiscard]] int fd() const noexcept { return fd_; }
+  /// Before the descriptor is added to epoll: makes the construction visible to the thread
+  /// that dispatches its first event (release; dispatch's first load acquires).
+  void publish() noexcept { readiness_.store(0, std::memory_order_release); }
 
   /// True with `out` set if `d` is ready (or the driver shut down); else false after storing
   /// a clone of `waker` for `d`.
