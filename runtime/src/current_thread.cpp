@@ -104,9 +104,9 @@ bool Scheduler::drive(FunctionRef<bool(Context&)> ready) {
     }
     // Relaxed: as above.
     if (ran || wake->woken.load(std::memory_order_relaxed)) continue;
-    maintenance(w);  // closes the tuner's batch before the idle time; polls the driver
-    if (has_local_work(w)) continue;  // the poll's wakes queued tasks here
-    (void)park_thread(w, std::nullopt);  // in the driver (I/O, timers), or until unparked
+    // Closes the tuner's batch before the idle time (the park below turns the driver).
+    maintenance(w, MaintenancePoll::skip_driver);
+    (void)park_thread(w, std::nullopt, false);  // in the driver (I/O, timers), or until unparked
     w.tuner.start_batch();
   }
 }

@@ -85,10 +85,13 @@ void Scheduler::run_worker(Worker& w) {
       continue;
     }
     if (shutting_down()) return;
-    maintenance(w);  // closes the tuner's batch before the idle time
+    // Closes the tuner's batch before the idle time. No driver poll: park() turns the
+    // driver itself if no other worker does (an event already there returns at once), and a
+    // worker that turns it sees what this one would.
+    maintenance(w, MaintenancePoll::skip_driver);
     t = park(w);
     w.tuner.start_batch();
-    if (t) run_task(w, std::move(t));  // taken from a stuck worker
+    if (t) run_task(w, std::move(t));  // taken from a stuck worker, or woken by the driver
   }
 }
 
@@ -149,16 +152,17 @@ Notified Scheduler::park(Worker& w) {
     }
     const Woke woke =
         park_thread(w, timed ? std::optional(std::chrono::nanoseconds(rescue_interval * (1u << w.rescue_backoff)))
-                             : std::nullopt);
-    // A driver turn's wakes queued tasks here: run them (as tokio's transition_from_parked),
-    // searching only if a notifier took us off the sleepers (it counted us as searching).
-    // And wake another worker even for one task: this worker was woken by the driver, not by
-    // a notify, so no searcher will wake a second one (run_task), and a sleeper parked for
-    // good would neither rescue what this task puts in the LIFO slot nor turn the driver
-    // while this worker is busy. The notify finds a sleeper only if no worker searches.
+                             : std::nullopt,
+                    true);
+    // A driver turn's wakes queued tasks here (the first in the LIFO slot): run them, as
+    // tokio's transition_from_parked, searching only if a notifier took us off the sleepers
+    // (it counted us as searching); wake another worker if there is more than the one task
+    // this worker runs next (as tokio's should_notify_others).
     if (has_local_work(w)) {
       w.searching = !idle_.unpark_worker_by_id(w.index);
-      if (workers_.size() > 1) notify_parked();
+      if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
+      // Acquire: as run_task's exchange (this thread's own task; a rescuer may have taken it).
+      if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) return Notified::adopt(l);
       return {};
     }
     if (!idle_.is_parked(w.index)) {

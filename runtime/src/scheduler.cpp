@@ -127,7 +127,7 @@ bool Scheduler::begin_tick(Worker& w) {
   return true;
 }
 
-void Scheduler::maintenance(Worker& w) {
+void Scheduler::maintenance(Worker& w, MaintenancePoll poll) {
   if (!opts_.global_queue_interval) {
     w.global_queue_interval = w.tuner.end_batch();
     w.tuner.start_batch();
@@ -135,15 +135,16 @@ void Scheduler::maintenance(Worker& w) {
   // A busy runtime still sees I/O and timers: a non-blocking turn, unless another thread is
   // turning the driver or there is nothing registered to look at.
   // Not through the parker: a poll must not consume an unpark token meant for the next park.
-  if (driver_ && driver_->has_sources() && driver_->try_lock()) {
-    DriverTurn turn(w, *driver_);
+  if (poll == MaintenancePoll::poll_driver && driver_ && driver_->has_sources() && driver_->try_lock()) {
+    DriverTurn turn(w, *driver_, false);
     (void)driver_->turn(std::chrono::nanoseconds(0));
   }
 }
 
-Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout) {
+Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout,
+                                       bool lifo_wakes) {
   if (driver_ && driver_->try_lock()) {
-    DriverTurn turn(w, *driver_);
+    DriverTurn turn(w, *driver_, lifo_wakes);
     const auto t0 = std::chrono::steady_clock::now();
     if (w.parker.park_in_driver(timeout)) return Woke::unparked;
     if (timeout && std::chrono::steady_clock::now() - t0 >= *timeout) return Woke::timed_out;

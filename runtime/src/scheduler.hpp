@@ -249,30 +249,39 @@ class Scheduler {
   /// One tick's work: polls `t`, then the LIFO chain it starts (budget-shared).
   void run_task(Worker& w, Notified&& t) noexcept;
   void poll_task(Worker& w, Notified&& t) noexcept;
-  void maintenance(Worker& w);
+  enum class MaintenancePoll : std::uint8_t { poll_driver, skip_driver };
+  /// Every event_interval ticks and before parking: tuning, and (poll_driver) a
+  /// non-blocking driver poll whose wakes go to w's run queue.
+  void maintenance(Worker& w, MaintenancePoll poll = MaintenancePoll::poll_driver);
   void push_local(Worker& w, Header* notified) noexcept;
   /// Why park_thread returned.
   enum class Woke : std::uint8_t { unparked, timed_out, driver_event };
   /// Sleeps until unparked or `timeout`: in the driver if no other thread turns it, else on
   /// the worker's futex. A driver turn may also return for an I/O event or a timer (whose
   /// wakes may have queued tasks on this worker), or at the timeout.
-  Woke park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout);
+  Woke park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout, bool lifo_wakes);
   /// A driver turn on worker `w`, for a scope (the driver's lock is held, taken by the
-  /// caller's try_lock): the wakes it causes go to w's run queue, not its LIFO slot (the
-  /// worker is between ticks), and the lock is released at the end.
+  /// caller's try_lock; released at the end). `lifo`: whether the wakes it causes may use
+  /// w's LIFO slot. A multi_thread worker parking lets them (as tokio's, whose core is back
+  /// in its context while it parks): the first task woken waits in the slot, which other
+  /// workers do not steal from, and park() hands it out first; a searching worker would
+  /// otherwise steal it from the run queue and wake a third. A maintenance poll between
+  /// ticks and the current_thread loop send them to the run queue (their next_task looks
+  /// there).
   struct DriverTurn {
-    DriverTurn(Worker& worker, Driver& driver) noexcept : w(worker), d(driver), lifo(worker.lifo_enabled) {
-      w.lifo_enabled = false;
+    DriverTurn(Worker& worker, Driver& driver, bool lifo) noexcept
+        : w(worker), d(driver), saved(worker.lifo_enabled) {
+      w.lifo_enabled = lifo && saved;
     }
     ~DriverTurn() {
-      w.lifo_enabled = lifo;
+      w.lifo_enabled = saved;
       d.unlock();
     }
     DriverTurn(const DriverTurn&) = delete;
     DriverTurn& operator=(const DriverTurn&) = delete;
     Worker& w;
     Driver& d;
-    bool lifo;
+    bool saved;
   };
   [[nodiscard]] static bool has_local_work(const Worker& w) noexcept;
   void schedule_remote(Header* notified) noexcept;
@@ -295,7 +304,8 @@ class Scheduler {
   void worker_main(Worker& w);
   void run_worker(Worker& w);
   Notified steal_work(Worker& w);
-  /// Parks until notified or shut down; returns a task taken from a stuck worker, or none.
+  /// Parks until notified or shut down; returns a task taken from a stuck worker or the
+  /// task a driver turn woke into this worker's LIFO slot, or none.
   Notified park(Worker& w);
   Notified rescue_stuck(Worker& w);
   void take_ticks_snapshot(Worker& w);

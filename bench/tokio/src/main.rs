@@ -82,8 +82,12 @@ impl Harness {
         }
         for _ in 0..self.reps {
             let t = Instant::now();
-            let c = once(&self.rt);
-            Self::emit(name, t.elapsed().as_nanos() as f64, 1.0, &c);
+            let mut c = once(&self.rt);
+            let elapsed = t.elapsed().as_nanos() as f64;
+            // A "units" counter is the row's unit count (as weft's state.counters["units"]).
+            let units = c.iter().find(|(k, _)| *k == "units").map_or(1.0, |(_, v)| *v);
+            c.retain(|(k, _)| *k != "units");
+            Self::emit(name, elapsed, units, &c);
         }
     }
 }
@@ -664,6 +668,115 @@ fn driver_rows(h: &Harness) {
     });
 }
 
+// ---- TCP echo rows (see bench/tcp_echo.cpp) ----
+
+async fn echo_conn(mut s: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    s.set_nodelay(true).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = s.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        s.write_all(&buf[..n]).await.unwrap();
+    }
+}
+
+async fn echo_serve(l: tokio::net::TcpListener, conns: usize) {
+    let mut hs = Vec::with_capacity(conns);
+    for _ in 0..conns {
+        let (s, _) = l.accept().await.unwrap();
+        hs.push(tokio::spawn(echo_conn(s)));
+    }
+    for h in hs {
+        h.await.unwrap();
+    }
+}
+
+const ROUND_TRIPS: usize = 20_000;
+
+async fn ping_client(at: std::net::SocketAddr, n: usize, base: Instant) -> Vec<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(at).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut msg = [0u8; 64];
+    let mut back = [0u8; 64];
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        msg[0] = i as u8;
+        let t0 = base.elapsed().as_nanos() as u64;
+        s.write_all(&msg).await.unwrap();
+        s.read_exact(&mut back).await.unwrap();
+        lat.push(base.elapsed().as_nanos() as u64 - t0);
+        check(back == msg);
+    }
+    lat
+}
+
+const ECHO_BYTES: usize = 16 << 20;
+const ECHO_CHUNK: usize = 64 << 10;
+
+async fn stream_client(at: std::net::SocketAddr, n: usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = tokio::net::TcpStream::connect(at).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let (mut r, mut w) = s.into_split();
+    let rd = tokio::spawn(async move {
+        let mut buf = vec![0u8; ECHO_CHUNK];
+        let mut got = 0;
+        while got < n {
+            let k = r.read(&mut buf).await.unwrap();
+            check(k != 0);
+            got += k;
+        }
+    });
+    let data = vec![0x5au8; ECHO_CHUNK];
+    let mut sent = 0;
+    while sent < n {
+        let k = std::cmp::min(ECHO_CHUNK, n - sent);
+        w.write_all(&data[..k]).await.unwrap();
+        sent += k;
+    }
+    rd.await.unwrap();
+    drop(w); // shuts the write side: the server's echo task ends
+}
+
+fn tcp_rows(h: &Harness) {
+    for conns in [1usize, 100] {
+        h.measure_counters(if conns == 1 { "tcp_echo_latency/conns:1" } else { "tcp_echo_latency/conns:100" }, |rt| {
+            let mut lat = on_worker(rt, async move {
+                let base = Instant::now();
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let at = l.local_addr().unwrap();
+                let server = tokio::spawn(echo_serve(l, conns));
+                let clients: Vec<_> = (0..conns).map(|_| tokio::spawn(ping_client(at, ROUND_TRIPS / conns, base))).collect();
+                let mut all = Vec::with_capacity(ROUND_TRIPS);
+                for c in clients {
+                    all.extend(c.await.unwrap());
+                }
+                server.await.unwrap();
+                all
+            });
+            check(lat.len() == ROUND_TRIPS);
+            vec![("units", ROUND_TRIPS as f64), ("p50_ns", quantile(&mut lat, 0.50)), ("p99_ns", quantile(&mut lat, 0.99))]
+        });
+        h.measure(if conns == 1 { "tcp_echo_throughput/conns:1" } else { "tcp_echo_throughput/conns:100" },
+                  (ECHO_BYTES >> 20) as f64, |rt| {
+            on_worker(rt, async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let at = l.local_addr().unwrap();
+                let server = tokio::spawn(echo_serve(l, conns));
+                let clients: Vec<_> = (0..conns).map(|_| tokio::spawn(stream_client(at, ECHO_BYTES / conns))).collect();
+                for c in clients {
+                    c.await.unwrap();
+                }
+                server.await.unwrap();
+            })
+        });
+    }
+}
+
 fn main() {
     let mut reps = 5;
     let mut filter = Vec::new();
@@ -690,4 +803,5 @@ fn main() {
     h.measure_manual("streammap_churn/tokio_stream/read/N:4096", 1000.0, |rt| on_worker(rt, churn()));
     latency_rows(&h);
     driver_rows(&h);
+    tcp_rows(&h);
 }

@@ -47,7 +47,11 @@ struct RuntimeOptions {
   /// and no idle worker is woken for it. At most 3 LIFO tasks run in a row; then new ones
   /// go to the run queue, where idle workers can steal them. A task in the slot whose worker
   /// is stuck in a long poll is taken by an idle worker after 10-20 ms, so a task that never
-  /// suspends cannot starve the task it spawned or woke.
+  /// suspends cannot starve the task it spawned or woke; that idle worker is one parked with
+  /// a timeout, which a worker is whenever another is awake when it parks. Not covered (as in
+  /// tokio, which has no rescue at all): every other worker asleep for good, and the one
+  /// task the driver woke (I/O, a timer) on this worker blocks; wakes from tasks and other
+  /// threads notify a worker and are covered.
   bool lifo_slot = true;
   /// Seeds every random choice of the runtime (a searching worker's first steal victim) and
   /// of the containers polled on its workers (VecStreamMap's start index), so a run is

@@ -23,13 +23,19 @@ namespace weft::net::detail {
 /// Runs `op(fd)` (a system call: -1 with errno on failure) once direction `d` is ready.
 /// EAGAIN: clears the readiness it was given and waits again (Pending if no newer edge);
 /// EINTR: retries; any other error: std::system_error named `who`.
+/// `stream_len`: for a stream socket's read or write of that many bytes; a transfer that
+/// moved fewer (but some) bytes drained the receive buffer or filled the send buffer, so
+/// the readiness is cleared then too (as mio and tokio do on epoll): the next operation
+/// waits for an edge instead of spending a system call on EAGAIN.
 template <class Op>
-Poll<std::size_t> poll_syscall(io::AsyncFd& fd, io::Direction d, Context& cx, const char* who, Op&& op) {
+Poll<std::size_t> poll_syscall(io::AsyncFd& fd, io::Direction d, Context& cx, const char* who, Op&& op,
+                               std::size_t stream_len = 0) {
   for (;;) {
     Poll<io::AsyncFdReadyGuard> ready = fd.poll_ready(d, cx);
     if (ready.is_pending()) return pending;
     const std::optional<ssize_t> r = ready->try_io(op);
     if (!r) continue;  // would block: readiness cleared, poll again (stores the waker)
+    if (*r > 0 && static_cast<std::size_t>(*r) < stream_len) ready->clear_ready();
     if (*r >= 0) return static_cast<std::size_t>(*r);
     if (errno == EINTR) continue;
     throw_errno(errno, who);

@@ -9,14 +9,16 @@ namespace weft::net {
 
 Poll<std::size_t> RecvFuture::poll(Context& cx) {
   if (stream_ && buf_.empty()) return std::size_t{0};
-  return detail::poll_syscall(*fd_, io::Direction::read, cx, who_,
-                              [this](int fd) { return ::recv(fd, buf_.data(), buf_.size(), 0); });
+  return detail::poll_syscall(
+      *fd_, io::Direction::read, cx, who_, [this](int fd) { return ::recv(fd, buf_.data(), buf_.size(), 0); },
+      stream_ ? buf_.size() : 0);
 }
 
 Poll<std::size_t> SendFuture::poll(Context& cx) {
   if (stream_ && buf_.empty()) return std::size_t{0};
-  return detail::poll_syscall(*fd_, io::Direction::write, cx, who_,
-                              [this](int fd) { return ::send(fd, buf_.data(), buf_.size(), MSG_NOSIGNAL); });
+  return detail::poll_syscall(
+      *fd_, io::Direction::write, cx, who_,
+      [this](int fd) { return ::send(fd, buf_.data(), buf_.size(), MSG_NOSIGNAL); }, stream_ ? buf_.size() : 0);
 }
 
 Poll<void> ReadExactFuture::poll(Context& cx) {
