@@ -77,11 +77,6 @@ void tcp_echo_latency(benchmark::State& state) {
     state.counters["units"] = n_round_trips;
     state.counters["p50_ns"] = weft_bench::quantile(lat, 0.50);
     state.counters["p99_ns"] = weft_bench::quantile(lat, 0.99);
-    state.counters["p999_ns"] = weft_bench::quantile(lat, 0.999);
-    state.counters["max_ns"] = double(lat.back());
-    std::size_t over = 0;
-    for (auto v : lat) over += v > 1'000'000 ? 1 : 0;
-    state.counters["over_1ms"] = double(over);
   }
 }
 

@@ -20,7 +20,7 @@ Runtimes (labels), in two pairs that share an allocator:
 Usage: bench_compare.py [--rounds-scale X] [--only GROUP,...] [--contended [GROUP,...|all]]
                         [--variant L=PATH] [--json OUT] [--markdown OUT]
 Groups: sched, mpsc, joinset, joinmap, streammap, streammap_65536, latency, driver (timers,
-spawn_blocking), memory (weft's
+spawn_blocking), tcp (echo over loopback), memory (weft's
 glibc build only: bytes per entry / task as glibc's mallinfo2 counts them).
 """
 import argparse
@@ -49,6 +49,8 @@ PAIRS = [("glibc", "weft", "tokio", "tokio_u"), ("mimalloc", "weft_mi", "tokio_m
 SIZES = [16, 256, 4096, 65536]
 SCHED = ["spawn_many_local", "spawn_many_remote", "yield_many", "chained_spawn", "ping_pong"]
 DRIVER = ["timer_insert_cancel", "spawn_blocking"]
+TCP_LAT = ["tcp_echo_latency/conns:1", "tcp_echo_latency/conns:100"]
+TCP = TCP_LAT + ["tcp_echo_throughput/conns:1", "tcp_echo_throughput/conns:100"]
 MPSC = [f"mpsc_{k}/producers:{p}" for k in ("unbounded", "bounded") for p in (1, 2, 8)]
 SM_KINDS = ["one_active", "all_active"]
 SM_WEFT = ["vec_scan", "ready_set"]
@@ -88,6 +90,7 @@ def groups(variants):
         "latency": (3, 1, both(["wake_latency", "starvation", "sleep_lateness"],
                                ["wake_latency", "starvation", "sleep_lateness"])),
         "driver": (5, 5, both(DRIVER, DRIVER)),
+        "tcp": (3, 3, both(TCP, TCP)),
         "memory": (1, 1, {"weft": MEMORY}),
     }
 
@@ -214,9 +217,11 @@ def report(results, variants):
     extra = list(variants)
     units = {"spawn_many_local": "task", "spawn_many_remote": "task", "yield_many": "yield",
              "chained_spawn": "spawn", "ping_pong": "round trip", "timer_insert_cancel": "timer",
-             "spawn_blocking": "round trip"}
+             "spawn_blocking": "round trip", "tcp_echo_latency/conns:1": "round trip",
+             "tcp_echo_latency/conns:100": "round trip", "tcp_echo_throughput/conns:1": "MiB",
+             "tcp_echo_throughput/conns:100": "MiB"}
     rows_sched = SCHED + MPSC + ["joinset_drain", "joinset_abort", "joinmap_drain", "joinmap_abort",
-                                 "naive_joinmap_drain", "naive_joinmap_abort"] + DRIVER
+                                 "naive_joinmap_drain", "naive_joinmap_abort"] + DRIVER + TCP
     for mode in ("normal", "contended"):
         names = [n for n in rows_sched if any((mode, lab, n) in results for lab in ["weft", "weft_mi"] + extra)]
         if names:
@@ -235,14 +240,16 @@ def report(results, variants):
                 header += [f"weft, {alloc}", f"tokio, {alloc}", f"weft / tokio ({alloc})"]
             for v in extra:
                 header += [f"{v} (glibc)", f"weft / {v}"]
-            title = "Scheduler, channels, JoinSet / JoinMap, timers, blocking pool: ns per unit, median (min..max)" + (
+            title = "Scheduler, channels, JoinSet / JoinMap, timers, blocking pool, TCP: ns per unit, median (min..max)" + (
                 " — contended (one nice-19 busy thread)" if mode == "contended" else "")
             out.append(f"### {title}\n\n" + md_table(header, rows))
 
         lat_rows = []
         for n, cs in (("wake_latency", ["p50_ns", "p99_ns", "p999_ns", "max_ns"]),
                       ("starvation", ["p50_ns", "p99_ns", "max_ns"]),
-                      ("sleep_lateness", ["p50_ns", "p99_ns", "max_ns"])):
+                      ("sleep_lateness", ["p50_ns", "p99_ns", "max_ns"]),
+                      ("tcp_echo_latency/conns:1", ["p50_ns", "p99_ns"]),
+                      ("tcp_echo_latency/conns:100", ["p50_ns", "p99_ns"])):
             for c in cs:
                 row = [f"{n} {c[:-3]}"]
                 for _, w, t, _u in PAIRS:
@@ -304,7 +311,7 @@ def report(results, variants):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency,driver,memory")
+    ap.add_argument("--only", default="sched,mpsc,joinset,joinmap,streammap,streammap_65536,latency,driver,tcp,memory")
     ap.add_argument("--rounds-scale", type=float, default=1.0)
     ap.add_argument("--contended", nargs="?", const=",".join(CONTENDED), default="",
                     help="groups to run again with one nice-19 busy thread (default: sched,latency; 'all')")
