@@ -41,6 +41,9 @@ bool BlockingPool::push(Header* notified) {
   queue_.push_back(notified);
   if (idle_ > wakeups_) {
     ++wakeups_;
+    // Notified after unlocking: a thread woken while we still held mu_ would block on it
+    // at once (glibc's condition variable does not move waiters to the mutex).
+    lock.unlock();
     work_cv_.notify_one();
     return true;
   }

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "scheduler.hpp"
+#include "weft/detail/alloc.hpp"
 #include "weft/io/registration.hpp"
 
 namespace weft::detail {
@@ -18,6 +19,9 @@ struct IoHandle {
   IoHandle& operator=(const IoHandle&) = delete;
   Scheduler* const s;
   std::shared_ptr<ScheduledIo> io;
+  // From weft's allocator (WEFT_ALLOCATOR), as task cells and the channels' nodes.
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
 };
 
 IoHandle* io_register(int fd) {

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "scheduler.hpp"
+#include "weft/detail/alloc.hpp"
 
 namespace weft::detail {
 
@@ -17,6 +18,9 @@ struct TimerHandle {
   TimerHandle& operator=(const TimerHandle&) = delete;
   Scheduler* const s;
   TimerNode node;
+  // From weft's allocator (WEFT_ALLOCATOR), as task cells and the channels' nodes.
+  static void* operator new(std::size_t n) { return frame_alloc(n); }
+  static void operator delete(void* p, std::size_t n) noexcept { frame_free(p, n); }
 };
 
 namespace {
