@@ -31,6 +31,19 @@ inline weft::Task<void> spinner(const std::atomic<bool>* stop) {
   }
 }
 
+/// Runs `measured` as a task beside the load (load_tasks spinners) and returns its result
+/// once it is done and the load has stopped.
+template <class T>
+weft::Task<T> under_load(weft::Task<T> measured) {
+  std::atomic<bool> stop{false};
+  std::vector<weft::JoinHandle<void>> load;
+  for (int i = 0; i < load_tasks; ++i) load.push_back(weft::spawn(spinner(&stop)));
+  T out = co_await weft::spawn(std::move(measured));
+  stop.store(true, std::memory_order_relaxed);
+  for (auto& h : load) co_await h;
+  co_return out;
+}
+
 /// The q-quantile (0..1) of `v`, which it sorts: the element at floor(q * size), clamped.
 inline double quantile(std::vector<std::uint64_t>& v, double q) {
   if (v.empty()) return 0;

@@ -21,15 +21,7 @@ weft::Task<std::vector<std::uint64_t>> yielder() {
   co_return gaps;
 }
 
-weft::Task<std::vector<std::uint64_t>> body() {
-  std::atomic<bool> stop{false};
-  std::vector<weft::JoinHandle<void>> load;
-  for (int i = 0; i < weft_bench::load_tasks; ++i) load.push_back(weft::spawn(weft_bench::spinner(&stop)));
-  auto gaps = co_await weft::spawn(yielder());
-  stop.store(true, std::memory_order_relaxed);
-  for (auto& h : load) co_await h;
-  co_return gaps;
-}
+weft::Task<std::vector<std::uint64_t>> body() { return weft_bench::under_load(yielder()); }
 
 void starvation(benchmark::State& state) {
   for (auto _ : state) {

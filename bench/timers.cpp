@@ -57,15 +57,7 @@ weft::Task<std::vector<std::uint64_t>> sleeper() {
   co_return late;
 }
 
-weft::Task<std::vector<std::uint64_t>> lateness_body() {
-  std::atomic<bool> stop{false};
-  std::vector<weft::JoinHandle<void>> load;
-  for (int i = 0; i < weft_bench::load_tasks; ++i) load.push_back(weft::spawn(weft_bench::spinner(&stop)));
-  auto late = co_await weft::spawn(sleeper());
-  stop.store(true, std::memory_order_relaxed);
-  for (auto& h : load) co_await h;
-  co_return late;
-}
+weft::Task<std::vector<std::uint64_t>> lateness_body() { return weft_bench::under_load(sleeper()); }
 
 void sleep_lateness(benchmark::State& state) {
   for (auto _ : state) {

@@ -19,15 +19,7 @@ weft::Task<std::vector<std::uint64_t>> receiver(weft::mpsc::Receiver<std::uint64
   co_return lat;
 }
 
-weft::Task<std::vector<std::uint64_t>> body(weft::mpsc::Receiver<std::uint64_t> rx) {
-  std::atomic<bool> stop{false};
-  std::vector<weft::JoinHandle<void>> load;
-  for (int i = 0; i < weft_bench::load_tasks; ++i) load.push_back(weft::spawn(weft_bench::spinner(&stop)));
-  auto lat = co_await weft::spawn(receiver(std::move(rx)));
-  stop.store(true, std::memory_order_relaxed);
-  for (auto& h : load) co_await h;
-  co_return lat;
-}
+weft::Task<std::vector<std::uint64_t>> body(weft::mpsc::Receiver<std::uint64_t> rx) { return weft_bench::under_load(receiver(std::move(rx))); }
 
 void wake_latency(benchmark::State& state) {
   for (auto _ : state) {
