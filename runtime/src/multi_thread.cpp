@@ -160,7 +160,7 @@ Notified Scheduler::park(Worker& w) {
     // this worker runs next (as tokio's should_notify_others).
     if (has_local_work(w)) {
       w.searching = !idle_.unpark_worker_by_id(w.index);
-      if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
+      if (w.runnable() > 1) notify_parked();
       // Acquire: as run_task's exchange (this thread's own task; a rescuer may have taken it).
       if (Header* l = w.lifo.exchange(nullptr, std::memory_order_acquire)) return Notified::adopt(l);
       return {};

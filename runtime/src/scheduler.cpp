@@ -251,8 +251,7 @@ void Scheduler::push_local(Worker& w, Header* notified) noexcept {
   // A lone runnable task is this worker's next one: no other worker is needed for it (see
   // "Waking idle workers" in scheduler.hpp; a stuck worker's lone task is rescued). The
   // LIFO slot counts: a task displaced from it leaves two.
-  // Relaxed: only this thread fills the slot; a stale non-null reading only adds a notify.
-  if (w.local.len() + (w.lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0) > 1) notify_parked();
+  if (w.runnable() > 1) notify_parked();
 }
 
 void Scheduler::spawn(Header* notified) noexcept {

@@ -157,6 +157,12 @@ struct Worker {
   [[nodiscard]] std::uint32_t tick() const noexcept { return ticks.load(std::memory_order_relaxed); }
 
   std::uint32_t next_random(std::uint32_t n) noexcept { return rng.below(n); }
+
+  /// Tasks this worker will run next without help (owner only): its queue and LIFO slot.
+  /// Relaxed: only the owner fills the slot; a stale non-null reading only adds a notify.
+  [[nodiscard]] std::size_t runnable() const noexcept {
+    return local.len() + (lifo.load(std::memory_order_relaxed) != nullptr ? 1 : 0);
+  }
 };
 
 // Sets a thread-local for a scope and restores the previous value after it.

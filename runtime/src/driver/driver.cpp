@@ -31,7 +31,7 @@ int timeout_ms(std::optional<std::chrono::nanoseconds> t) noexcept {
 std::atomic<bool> have_pwait2{true};
 
 int wait_events(int epfd, epoll_event* events, int max, std::optional<std::chrono::nanoseconds> t) {
-  if (have_pwait2.load(std::memory_order_relaxed)) {
+  if (have_pwait2.load(std::memory_order_relaxed)) {  // relaxed: see have_pwait2
     timespec ts{};
     const timespec* tsp = nullptr;
     if (t) {
@@ -42,7 +42,7 @@ int wait_events(int epfd, epoll_event* events, int max, std::optional<std::chron
     }
     const int n = ::epoll_pwait2(epfd, events, max, tsp, nullptr);
     if (n >= 0 || errno != ENOSYS) return n;
-    have_pwait2.store(false, std::memory_order_relaxed);
+    have_pwait2.store(false, std::memory_order_relaxed);  // relaxed: see have_pwait2
   }
   return ::epoll_wait(epfd, events, max, timeout_ms(t));
 }

@@ -43,6 +43,7 @@ class Driver {
     // pending releases) is visible.
     return !locked_.exchange(true, std::memory_order_acquire);
   }
+  // Release: pairs with try_lock's acquire exchange (the next turner sees this turn's state).
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
   /// A turn (lock held): waits up to `limit` (nullopt: no limit; zero: a poll) for I/O, a

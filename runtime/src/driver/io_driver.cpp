@@ -105,7 +105,7 @@ std::shared_ptr<ScheduledIo> IoDriver::add(int fd) {
     registered_.erase(io.get());
     throw std::system_error(e, std::generic_category(), "weft: epoll_ctl(ADD)");
   }
-  count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
+  note_count();
   return io;
 }
 
@@ -117,7 +117,7 @@ void IoDriver::deregister(const std::shared_ptr<ScheduledIo>& io) noexcept {
   (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, io->fd(), nullptr);
   pending_release_.push_back(std::move(it->second));
   registered_.erase(it);
-  count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
+  note_count();
 }
 
 void IoDriver::release_pending() noexcept {
@@ -126,7 +126,7 @@ void IoDriver::release_pending() noexcept {
     std::lock_guard lock(mu_);
     if (pending_release_.empty()) return;
     done.swap(pending_release_);
-    count_.store(registered_.size(), std::memory_order_relaxed);
+    note_count();
   }
   // Freed outside mu_ (a ScheduledIo's wakers may hold the last reference to something
   // that deregisters in its destructor).

@@ -97,6 +97,10 @@ class IoDriver {
   std::vector<std::shared_ptr<ScheduledIo>> pending_release_;                 // mu_
   bool shut_down_ = false;                                                     // mu_
   std::atomic<std::size_t> count_{0};  // registered_ + pending_release_, written under mu_
+  // After every change of either, under mu_. Relaxed: has_registrations reads a hint.
+  void note_count() noexcept {
+    count_.store(registered_.size() + pending_release_.size(), std::memory_order_relaxed);
+  }
 };
 
 }  // namespace weft::detail

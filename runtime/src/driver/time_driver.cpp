@@ -40,7 +40,8 @@ bool TimeDriver::pause() {
 
 bool TimeDriver::resume() {
   std::lock_guard lock(mu_);
-  if (!paused_.load(std::memory_order_relaxed)) return false;
+  if (!paused_.load(std::memory_order_relaxed)) return false;  // mu_ orders writers
+  // Relaxed: written under mu_ (held); published by the release store of paused_ below.
   const Instant frozen = start_ + nanoseconds(frozen_ns_.load(std::memory_order_relaxed));
   offset_ns_.store(ns_of(frozen - std::chrono::steady_clock::now()), std::memory_order_relaxed);
   // Release: publishes offset_ns_ to now()'s acquire load of the flag.
@@ -50,7 +51,7 @@ bool TimeDriver::resume() {
 
 bool TimeDriver::advance(nanoseconds d) {
   std::lock_guard lock(mu_);
-  if (!paused_.load(std::memory_order_relaxed)) return false;
+  if (!paused_.load(std::memory_order_relaxed)) return false;  // mu_ orders writers
   if (d.count() > 0) frozen_ns_.fetch_add(d.count(), std::memory_order_relaxed);  // see now()
   return true;
 }
@@ -87,7 +88,7 @@ TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker
   if (s != TimerState::Registered && s != TimerState::PendingFire) {
     const std::uint64_t tick = tick_at_or_after(deadline);
     wheel_.insert(node, tick);
-    registered_.store(wheel_.size(), std::memory_order_relaxed);  // see has_timers
+    note_size();
     if (parked_ && tick < parked_until_) unpark_driver = true;
   }
   if (!node.waker.will_wake(waker)) {
@@ -107,7 +108,7 @@ void TimeDriver::cancel(TimerNode& node) noexcept {
   Waker old;  // dropped after unlocking; a cancelled timer keeps nothing of its task alive
   std::lock_guard lock(mu_);
   (void)wheel_.cancel(node);
-  registered_.store(wheel_.size(), std::memory_order_relaxed);
+  note_size();
   old = std::move(node.waker);
 }
 
@@ -120,7 +121,7 @@ std::size_t TimeDriver::process() {
     {
       std::lock_guard lock(mu_);
       n = wheel_.take_expired(tick_at_or_before(now()), batch);
-      registered_.store(wheel_.size(), std::memory_order_relaxed);
+      note_size();
       for (std::size_t i = 0; i < n; ++i) wakers[i] = std::move(static_cast<TimerNode*>(batch[i])->waker);
     }
     for (std::size_t i = 0; i < n; ++i) std::exchange(wakers[i], Waker()).wake();
@@ -163,7 +164,7 @@ void TimeDriver::shutdown() {
       std::lock_guard lock(mu_);
       shut_down_ = true;
       n = wheel_.take_expired(UINT64_MAX, batch);
-      registered_.store(wheel_.size(), std::memory_order_relaxed);
+      note_size();
       for (std::size_t i = 0; i < n; ++i) {
         auto* node = static_cast<TimerNode*>(batch[i]);
         node->shutdown = true;

@@ -124,6 +124,8 @@ class TimeDriver {
   std::uint64_t parked_until_ = UINT64_MAX;   // mu_: until this tick (max: no timer)
   bool shut_down_ = false;                    // mu_
   std::atomic<std::size_t> registered_{0};    // written under mu_ (mirrors wheel_.size())
+  // After every change of the wheel, under mu_. Relaxed: has_timers reads a hint.
+  void note_size() noexcept { registered_.store(wheel_.size(), std::memory_order_relaxed); }
 };
 
 }  // namespace weft::detail
