@@ -91,30 +91,40 @@ void ScheduledIo::shutdown() {
 
 std::shared_ptr<ScheduledIo> IoDriver::add(int fd) {
   auto io = std::make_shared<ScheduledIo>(fd);
-  std::lock_guard lock(mu_);
-  if (shut_down_) throw std::logic_error("weft: I/O registration after the runtime shut down");
-  // Listed first: epoll must never hold a pointer the driver does not keep alive.
-  registered_.emplace(io.get(), io);
+  {
+    std::lock_guard lock(mu_);
+    if (shut_down_) throw std::logic_error("weft: I/O registration after the runtime shut down");
+    // Listed before epoll_ctl: epoll must never hold a pointer the driver does not keep
+    // alive. A shutdown after this unlock finds it listed (and shuts it down).
+    registered_.emplace(io.get(), io);
+    note_count();
+  }
   io->publish();
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   ev.data.ptr = io.get();
-  // Under mu_: a concurrent shutdown either ran before (seen above) or will find it listed.
+  // Outside mu_: a syscall under the driver's one registration lock made every concurrent
+  // accept/connect/close on the other workers block on it (futex waits, measured).
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
     const int e = errno;
+    std::lock_guard lock(mu_);
     registered_.erase(io.get());
+    note_count();
     throw std::system_error(e, std::generic_category(), "weft: epoll_ctl(ADD)");
   }
-  note_count();
   return io;
 }
 
 void IoDriver::deregister(const std::shared_ptr<ScheduledIo>& io) noexcept {
+  // First, outside mu_: after EPOLL_CTL_DEL no epoll_wait returns this registration, so
+  // once it is in pending_release_ (below) the next turn's release cannot race with a new
+  // event. Events returned before are dispatched while it is still listed here. Fails only
+  // if the descriptor was closed first (then the kernel dropped it already) or on a second
+  // deregistration (ENOENT; the lookup below then finds nothing).
+  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, io->fd(), nullptr);
   std::lock_guard lock(mu_);
   auto it = registered_.find(io.get());
   if (it == registered_.end()) return;  // already deregistered, or shut down
-  // Fails only if the descriptor was closed first (then the kernel dropped it already).
-  (void)::epoll_ctl(epfd_, EPOLL_CTL_DEL, io->fd(), nullptr);
   pending_release_.push_back(std::move(it->second));
   registered_.erase(it);
   note_count();

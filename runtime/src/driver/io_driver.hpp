@@ -21,7 +21,8 @@
 // to `pending_release_`, which the turning thread clears at the start of its next turn: an
 // event already returned by epoll_wait (whose data points at the ScheduledIo) is dispatched
 // in the turn that got it, before that release. After EPOLL_CTL_DEL no later epoll_wait
-// reports the descriptor.
+// reports the descriptor. Neither epoll_ctl runs under mu_: add lists the registration
+// first, deregister removes it from epoll first.
 #include <sys/epoll.h>
 
 #include <atomic>
