@@ -5,7 +5,7 @@
 // tcp_echo_latency/conns:C: each of C client tasks sends a 64-byte message and waits for
 //   its echo, 20,000 / C times in a row (20,000 round trips in all); the time per round
 //   trip is the row's figure, and the counters p50_ns / p99_ns are over every round trip.
-// tcp_echo_throughput/conns:C: each client writes 16 MiB / C in 64 KiB writes from one task
+// tcp_echo_throughput/conns:C: each client writes 64 MiB / C in 64 KiB writes from one task
 //   while another task reads the echo back (split halves); per MiB echoed.
 #include <array>
 #include <span>
@@ -80,7 +80,7 @@ void tcp_echo_latency(benchmark::State& state) {
   }
 }
 
-constexpr std::size_t total_bytes = 16u << 20;
+constexpr std::size_t total_bytes = 64u << 20;
 constexpr std::size_t chunk = 64u << 10;
 
 weft::Task<void> reader(net::TcpReadHalf r, std::size_t n) {

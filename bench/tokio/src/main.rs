@@ -714,7 +714,7 @@ async fn ping_client(at: std::net::SocketAddr, n: usize, base: Instant) -> Vec<u
     lat
 }
 
-const ECHO_BYTES: usize = 16 << 20;
+const ECHO_BYTES: usize = 64 << 20;
 const ECHO_CHUNK: usize = 64 << 10;
 
 async fn stream_client(at: std::net::SocketAddr, n: usize) {
