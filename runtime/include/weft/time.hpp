@@ -11,7 +11,9 @@
 // Resolution: 100 us (tokio's is 1 ms; runtime/src/driver/time_driver.hpp says why). A timer
 // fires at the first 100 us tick at or after its deadline (never early), when the driver next
 // turns: at once if a worker is parked in it, else at a busy worker's next maintenance (every
-// event_interval scheduler ticks).
+// event_interval scheduler ticks). A Sleep whose deadline has passed at its first poll is
+// Ready at once; a registered one completes when the driver fires it (its polls read no
+// clock, as in tokio).
 //
 // Instants are std::chrono::steady_clock time points read from the runtime's clock: now()
 // is steady_clock::now() unless the clock is paused (pause / advance / start_paused), which
@@ -94,8 +96,12 @@ class [[nodiscard]] Sleep {
   ~Sleep() { release(); }
 
   Poll<void> poll(Context& cx) {
-    if (now() >= deadline_) return ready();
-    if (timer_ == nullptr) timer_ = detail::timer_new();
+    if (timer_ == nullptr) {
+      // The first poll: a deadline already passed needs no timer. Later polls read no
+      // clock: the timer is Ready once the driver fired it.
+      if (now() >= deadline_) return ready();
+      timer_ = detail::timer_new();
+    }
     if (detail::timer_poll(timer_, deadline_, cx)) return ready();
     return pending;
   }

@@ -75,21 +75,34 @@ Instant TimeDriver::instant_of(std::uint64_t tick) const noexcept {
 
 TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker& waker, bool& unpark_driver) {
   unpark_driver = false;
-  if (now() >= deadline) {
-    cancel(node);  // it may still be in the wheel (a reset to an earlier deadline)
-    return Poll::Ready;
-  }
+  // No clock read here (a vDSO clock_gettime was a third of a timer's insert+cancel): a
+  // timer is due when the wheel says so, as in tokio. What the driver processed is
+  // wheel_.elapsed(); a deadline at or before it is Ready, a later one waits for the turn
+  // that processes its tick (never early: process() reads the clock).
+  const std::uint64_t tick = tick_at_or_after(deadline);
   Waker old;  // dropped after unlocking (see the top of the header)
   std::lock_guard lock(mu_);
-  if (node.shutdown || shut_down_) return Poll::Shutdown;
-  // Not in the wheel: never registered, reset (cancelled), or fired before its deadline
-  // (the wheel clamped a far deadline). File it.
-  const TimerState s = node.state();
-  if (s != TimerState::Registered && s != TimerState::PendingFire) {
-    const std::uint64_t tick = tick_at_or_after(deadline);
-    wheel_.insert(node, tick);
-    note_size();
-    if (parked_ && tick < parked_until_) unpark_driver = true;
+  if (node.shutdown) return Poll::Shutdown;
+  switch (node.state()) {
+    case TimerState::Fired:
+      // Fired at its tick; or earlier, at the clamp of a far deadline: then file it again.
+      if (node.deadline() >= tick) {
+        old = std::move(node.waker);
+        return Poll::Ready;
+      }
+      [[fallthrough]];
+    case TimerState::Idle:
+    case TimerState::Cancelled:
+      // Not in the wheel: never registered, reset (cancelled), or fired at the clamp.
+      if (tick <= wheel_.elapsed()) return Poll::Ready;
+      if (shut_down_) return Poll::Shutdown;
+      wheel_.insert(node, tick);
+      note_size();
+      if (parked_ && tick < parked_until_) unpark_driver = true;
+      break;
+    case TimerState::Registered:
+    case TimerState::PendingFire:
+      break;
   }
   if (!node.waker.will_wake(waker)) {
     old = std::move(node.waker);

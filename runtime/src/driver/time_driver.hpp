@@ -81,9 +81,10 @@ class TimeDriver {
   }
 
   enum class Poll : std::uint8_t { Pending, Ready, Shutdown };
-  /// A future's poll of its timer: Ready if the deadline has passed (fired or not), Shutdown
-  /// if the driver shut down, else registers (or moves) `node` in the wheel at `deadline`,
-  /// stores a clone of cx's waker and returns Pending. `unpark_driver` is set when the
+  /// A future's poll of its timer: Ready if the timer fired (or its deadline is not after
+  /// the last tick the driver processed), Shutdown if the driver shut down, else registers
+  /// `node` in the wheel at `deadline` (unless it is there), stores a clone of cx's waker
+  /// and returns Pending. `unpark_driver` is set when the
   /// caller must interrupt the parked driver (the new deadline is before its wake-up).
   Poll poll(TimerNode& node, Instant deadline, const Waker& waker, bool& unpark_driver);
   /// Takes `node` out of the wheel (it registers again on its next poll); afterwards the
