@@ -98,7 +98,12 @@ TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker
       if (shut_down_) return Poll::Shutdown;
       wheel_.insert(node, tick);
       note_size();
-      if (parked_ && tick < parked_until_) unpark_driver = true;
+      if (parked_ && tick < parked_until_) {
+        unpark_driver = true;
+        // The parked thread now wakes by `tick`: a later timer needs no second unpark
+        // (10,000 timers filed in one poll wrote the eventfd 10,000 times).
+        parked_until_ = tick;
+      }
       break;
     case TimerState::Registered:
     case TimerState::PendingFire:
