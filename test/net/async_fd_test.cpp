@@ -1,6 +1,8 @@
 // weft::io::AsyncFd on pipes: readiness guards, try_io and would-block, ownership.
 #include <gtest/gtest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -155,6 +157,44 @@ TEST_P(AsyncFdBothFlavors, an_empty_async_fd_throws_logic_error_on_poll) {
   rt.block_on([]() -> Task<void> {
     AsyncFd none;
     EXPECT_THROW((void)co_await none.readable(), std::logic_error);
+  }());
+}
+
+// A TCP socket that is not yet listening (or connecting) polls as hung up; the driver records
+// that. The would-block of a later accept shows the hang-up is stale and clears it: the next
+// readable() waits for a connection instead of reporting the old hang-up again and again
+// (an accept loop spun on it).
+TEST_P(AsyncFdBothFlavors, would_block_clears_a_stale_hang_up) {
+  Runtime rt(opts());
+  rt.block_on([]() -> Task<void> {
+    const int raw = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    EXPECT_GE(raw, 0);
+    AsyncFd l(raw, AsyncFd::nonblocking_t{});
+    auto hup = co_await weft::time::timeout(1s, l.readable());
+    EXPECT_TRUE(hup.has_value() && hup->is_closed()) << "an unconnected TCP socket polls as hung up";
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    // SAFETY: sockaddr_in is passed to the socket calls as a sockaddr.
+    auto* sa = reinterpret_cast<sockaddr*>(&a);
+    EXPECT_EQ(::bind(l.fd(), sa, len), 0);
+    EXPECT_EQ(::listen(l.fd(), 16), 0);
+    EXPECT_EQ(::getsockname(l.fd(), sa, &len), 0);
+    auto accept = [](int fd) { return ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); };
+    if (hup) {
+      EXPECT_FALSE(hup->try_io(accept).has_value()) << "no connection waits: would block";
+    }
+    EXPECT_FALSE((co_await weft::time::timeout(20ms, l.readable())).has_value())
+        << "after would-block, readable() waits for a connection";
+    auto client = co_await weft::net::TcpStream::connect(weft::net::SocketAddr::from_sockaddr(sa, len));
+    auto g = co_await weft::time::timeout(5s, l.readable());
+    EXPECT_TRUE(g.has_value());
+    if (g) {
+      auto c = g->try_io(accept);
+      EXPECT_TRUE(c.has_value() && *c >= 0);
+      if (c && *c >= 0) ::close(*c);
+    }
   }());
 }
 

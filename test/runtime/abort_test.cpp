@@ -129,17 +129,21 @@ struct ThrowsOnDestroy {
   }
 };
 
-Task<int> child_with_throwing_local(std::atomic<int>& destroyed) {
+// Sets `reached` (if given) once its local exists, just before it suspends for good.
+Task<int> child_with_throwing_local(std::atomic<int>& destroyed, std::atomic<bool>* reached = nullptr) {
   ThrowsOnDestroy t{&destroyed};
+  if (reached != nullptr) reached->store(true);
   co_await weft_test::Never{};
   co_return 1;
 }
 
-// Lets `h`'s task run up to its suspension point, aborts it, and returns its outcome.
-weft::JoinResult<int> abort_once_suspended(Runtime& rt, weft::JoinHandle<int> h) {
-  rt.block_on([]() -> Task<void> {
-    for (int i = 0; i < 3; ++i) co_await weft::yield_now();
-  }());
+// Waits until `h`'s task reached its suspension point (`reached`), aborts it, and returns its
+// outcome. (A fixed number of yields was not enough on a loaded machine: the task, on
+// another worker, had not started, so its local never existed.)
+weft::JoinResult<int> abort_once_suspended(Runtime& rt, weft::JoinHandle<int> h, const std::atomic<bool>& reached) {
+  rt.block_on([](const std::atomic<bool>& r) -> Task<void> {
+    while (!r.load()) co_await weft::yield_now();
+  }(reached));
   h.abort();
   return rt.block_on(std::move(h));
 }
@@ -152,12 +156,13 @@ TEST(Abort, child_with_a_throwing_destructor_does_not_resume_the_dying_parent) {
   for (Flavor f : {Flavor::current_thread, Flavor::multi_thread}) {
     Runtime rt(f == Flavor::current_thread ? ct() : mt());
     std::atomic<int> destroyed{0}, parent_resumed{0};
-    auto h = rt.spawn([](std::atomic<int>& d, std::atomic<int>& resumed) -> Task<int> {
-      int v = co_await child_with_throwing_local(d);
+    std::atomic<bool> reached{false};
+    auto h = rt.spawn([](std::atomic<int>& d, std::atomic<int>& resumed, std::atomic<bool>& at) -> Task<int> {
+      int v = co_await child_with_throwing_local(d, &at);
       resumed.fetch_add(1);
       co_return v;
-    }(destroyed, parent_resumed));
-    auto r = abort_once_suspended(rt, std::move(h));
+    }(destroyed, parent_resumed, reached));
+    auto r = abort_once_suspended(rt, std::move(h), reached);
     EXPECT_TRUE(r.is_cancelled());
     EXPECT_EQ(destroyed.load(), 1);
     EXPECT_EQ(parent_resumed.load(), 0);
@@ -170,7 +175,8 @@ TEST(Abort, throwing_local_destructor_on_abort_is_cancelled_and_frees_the_frame)
   for (Flavor f : {Flavor::current_thread, Flavor::multi_thread}) {
     Runtime rt(f == Flavor::current_thread ? ct() : mt());
     std::atomic<int> destroyed{0};
-    auto r = abort_once_suspended(rt, rt.spawn(child_with_throwing_local(destroyed)));
+    std::atomic<bool> reached{false};
+    auto r = abort_once_suspended(rt, rt.spawn(child_with_throwing_local(destroyed, &reached)), reached);
     EXPECT_TRUE(r.is_cancelled());
     EXPECT_EQ(destroyed.load(), 1);
   }

@@ -44,7 +44,9 @@ bool io_poll_ready(IoHandle* h, Direction dir, Context& cx, ReadyEvent& out) {
   return true;
 }
 
-void io_clear_readiness(IoHandle* h, const ReadyEvent& ev) noexcept { h->io->clear_readiness(ev); }
+void io_clear_readiness(IoHandle* h, const ReadyEvent& ev, bool closed_too) noexcept {
+  h->io->clear_readiness(ev, closed_too);
+}
 
 void io_deregister(IoHandle* h) noexcept {
   h->s->driver()->io()->deregister(h->io);

@@ -29,8 +29,8 @@ bool ScheduledIo::poll_ready(Direction d, const Waker& waker, ReadyEvent& out) {
   return false;
 }
 
-void ScheduledIo::clear_readiness(const ReadyEvent& ev) noexcept {
-  const std::uint64_t clear = ev.ready & ~(io_bits::read_closed | io_bits::write_closed);
+void ScheduledIo::clear_readiness(const ReadyEvent& ev, bool closed_too) noexcept {
+  const std::uint64_t clear = closed_too ? ev.ready : ev.ready & ~(io_bits::read_closed | io_bits::write_closed);
   // Relaxed load: the CAS below decides.
   std::uint64_t cur = readiness_.load(std::memory_order_relaxed);
   for (;;) {

@@ -48,8 +48,10 @@ class ScheduledIo {
   /// True with `out` set if `d` is ready (or the driver shut down); else false after storing
   /// a clone of `waker` for `d`.
   bool poll_ready(Direction d, const Waker& waker, ReadyEvent& out);
-  /// Clears `ev.ready` (except the closed bits, which stay) if no turn set readiness since.
-  void clear_readiness(const ReadyEvent& ev) noexcept;
+  /// Clears `ev.ready` if no turn set readiness since. The closed bits stay unless
+  /// `closed_too` (after EAGAIN, which shows the direction is not closed; see
+  /// Registration::clear_readiness).
+  void clear_readiness(const ReadyEvent& ev, bool closed_too) noexcept;
   /// The turning thread: records an epoll event seen at `tick`; wakes the waiting tasks.
   void dispatch(std::uint32_t epoll_events, std::uint16_t tick);
   /// The driver shut down: every poll_ready returns at once with shutdown set.

@@ -4,11 +4,13 @@
 // build and these files share one translation unit.
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "weft/io/async_fd.hpp"
 #include "weft/net/socket_addr.hpp"
@@ -41,6 +43,23 @@ Poll<std::size_t> poll_syscall(io::AsyncFd& fd, io::Direction d, Context& cx, co
     throw_errno(errno, who);
   }
 }
+
+/// A descriptor closed on scope exit unless released (a socket being set up before it is
+/// registered with the driver).
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) noexcept : fd_(fd) {}
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  ~OwnedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
 
 /// A new non-blocking, close-on-exec socket.
 inline int new_socket(int family, int type, const std::string& who) {

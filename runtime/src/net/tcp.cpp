@@ -152,11 +152,13 @@ void TcpWriteHalf::shutdown_on_drop() noexcept {
 
 TcpListener TcpListener::bind(const SocketAddr& addr) {
   const std::string who = "weft::net::TcpListener::bind to " + addr.to_string();
-  io::AsyncFd fd(detail::new_socket(addr.family(), SOCK_STREAM, who), io::AsyncFd::nonblocking_t{});
-  detail::set_opt(fd.fd(), SOL_SOCKET, SO_REUSEADDR, 1, who.c_str());
-  if (::bind(fd.fd(), addr.as_sockaddr(), addr.len()) != 0) detail::throw_errno(errno, who);
-  if (::listen(fd.fd(), 1024) != 0) detail::throw_errno(errno, who);
-  return TcpListener(std::move(fd));
+  // Registered with the driver only once listening: before listen() a TCP socket polls as
+  // hung up (EPOLLHUP), which a driver turn in between would record.
+  detail::OwnedFd fd(detail::new_socket(addr.family(), SOCK_STREAM, who));
+  detail::set_opt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, who.c_str());
+  if (::bind(fd.get(), addr.as_sockaddr(), addr.len()) != 0) detail::throw_errno(errno, who);
+  if (::listen(fd.get(), 1024) != 0) detail::throw_errno(errno, who);
+  return TcpListener(io::AsyncFd(fd.release(), io::AsyncFd::nonblocking_t{}));  // closes it if that throws
 }
 
 namespace detail {

@@ -57,14 +57,14 @@ class AsyncFdReadyGuard {
   [[nodiscard]] bool is_error() const noexcept { return (ev_.ready & detail::io_bits::error) != 0; }
 
   /// Forgets this readiness: the next readable() / writable() waits for a new edge (unless
-  /// the driver saw one since this guard's event, which then stays).
+  /// the driver saw one since this guard's event, which then stays). Closed bits stay.
   void clear_ready() noexcept;
   /// Keeps the readiness (the default: a guard that is dropped clears nothing).
   void retain_ready() noexcept {}
 
   /// Runs `f(fd)`, a system call in the POSIX style (a signed integer result, -1 with errno
   /// set on failure: ::read, ::recv, ::accept4, ...). If it failed with EAGAIN/EWOULDBLOCK,
-  /// clears the readiness and returns nullopt ("would block": await readiness again); else
+  /// clears the readiness (closed bits too: Registration::clear_readiness) and returns nullopt ("would block": await readiness again); else
   /// returns f's result (on -1, errno is still f's).
   template <class F>
     requires std::signed_integral<std::invoke_result_t<F&, int>>
@@ -148,14 +148,14 @@ class AsyncFd {
   Registration reg_;
 };
 
-inline void AsyncFdReadyGuard::clear_ready() noexcept { fd_->reg_.clear_readiness(ev_); }
+inline void AsyncFdReadyGuard::clear_ready() noexcept { fd_->reg_.clear_ready_keep_closed(ev_); }
 
 template <class F>
   requires std::signed_integral<std::invoke_result_t<F&, int>>
 std::optional<std::invoke_result_t<F&, int>> AsyncFdReadyGuard::try_io(F&& f) {
   auto r = f(fd_->fd());
   if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-    clear_ready();  // an atomic update: errno is left as f set it
+    fd_->reg_.clear_readiness(ev_);  // closed bits too (see there); errno is left as f set it
     return std::nullopt;
   }
   return r;

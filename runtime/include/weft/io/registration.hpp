@@ -33,7 +33,7 @@ IoHandle* io_register(int fd);
 /// True with `out` set if direction `d` is ready; else stores cx's waker. Throws
 /// std::runtime_error if the runtime shut down.
 bool io_poll_ready(IoHandle* h, Direction d, Context& cx, ReadyEvent& out);
-void io_clear_readiness(IoHandle* h, const ReadyEvent& ev) noexcept;
+void io_clear_readiness(IoHandle* h, const ReadyEvent& ev, bool closed_too) noexcept;
 /// Deregisters and frees the handle.
 void io_deregister(IoHandle* h) noexcept;
 }  // namespace weft::detail
@@ -82,9 +82,18 @@ class Registration {
     };
     return Readiness{this, d};
   }
-  /// After an operation returned EAGAIN: forget the readiness `ev` reported (see above).
+  /// After an operation returned EAGAIN: forget the readiness `ev` reported (see above),
+  /// closed bits included: EAGAIN shows the direction is not closed (a closed one returns
+  /// end of stream or an error), so a stale hang-up, such as the one a TCP socket reports
+  /// before it listens or connects, never makes the operation loop.
   void clear_readiness(const ReadyEvent& ev) noexcept {
-    if (h_ != nullptr) detail::io_clear_readiness(h_, ev);
+    if (h_ != nullptr) detail::io_clear_readiness(h_, ev, true);
+  }
+  /// After a short transfer (the buffer drained or filled): forget `ev`'s readiness but
+  /// keep its closed bits (data may have come with the peer's close; the end of stream is
+  /// still to be read).
+  void clear_ready_keep_closed(const ReadyEvent& ev) noexcept {
+    if (h_ != nullptr) detail::io_clear_readiness(h_, ev, false);
   }
 
  private:
