@@ -129,8 +129,8 @@ bool Scheduler::begin_tick(Worker& w) {
 
 void Scheduler::maintenance(Worker& w, MaintenancePoll poll) {
   if (!opts_.global_queue_interval) {
-    w.global_queue_interval = w.tuner.end_batch();
-    w.tuner.start_batch();
+    // Before parking, only the batch ends: the worker starts the next when it wakes.
+    w.global_queue_interval = poll == MaintenancePoll::poll_driver ? w.tuner.next_batch() : w.tuner.end_batch();
   }
   // A busy runtime still sees I/O and timers: a non-blocking turn, unless another thread is
   // turning the driver or there is nothing registered to look at.
@@ -145,7 +145,8 @@ Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nan
                                        bool lifo_wakes) {
   if (driver_ && driver_->try_lock()) {
     DriverTurn turn(w, *driver_, lifo_wakes);
-    const auto t0 = std::chrono::steady_clock::now();
+    // The clock only for a timed park (an untimed one never times out).
+    const auto t0 = timeout ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (w.parker.park_in_driver(timeout)) return Woke::unparked;
     if (timeout && std::chrono::steady_clock::now() - t0 >= *timeout) return Woke::timed_out;
     return Woke::driver_event;

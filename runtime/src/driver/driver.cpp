@@ -109,11 +109,10 @@ std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
     }
   }
   std::size_t woken = dispatch(wait);
-  if (parked) time_->unparked();
   // Relaxed: only clears the flag for the paused branch above; an unpark after this point
   // sets it again.
   woken_.store(false, std::memory_order_relaxed);
-  if (time_) woken += time_->process();
+  if (time_) woken += time_->process(parked);  // also ends the parked state
   return woken;
 }
 

@@ -1,6 +1,7 @@
 #include "driver/io_driver.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -17,15 +18,14 @@ bool ScheduledIo::poll_ready(Direction d, const Waker& waker, ReadyEvent& out) {
   };
   // Acquire: pairs with dispatch's release update; what the turn saw happened before.
   if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
-  Waker old;  // dropped after unlocking: its destructor may deregister (take mu_ again)
+  // Dropped after unlocking: its destructor may deregister (take mu_ again). An optional:
+  // the common case, the same waker again, constructs and drops no Waker.
+  std::optional<Waker> old;
   std::lock_guard lock(mu_);
   // Acquire, under mu_: the second read of the no-lost-wake-up argument (top of the header).
   if (ready_in(readiness_.load(std::memory_order_acquire))) return true;
   Waker& slot = d == Direction::read ? reader_ : writer_;
-  if (!slot.will_wake(waker)) {
-    old = std::move(slot);
-    slot = waker;
-  }
+  if (!slot.will_wake(waker)) old.emplace(std::exchange(slot, waker));
   return false;
 }
 
@@ -62,14 +62,14 @@ void ScheduledIo::dispatch(std::uint32_t ev, std::uint16_t tick) {
 }
 
 void ScheduledIo::wake(std::uint32_t ready) {
-  Waker r, w;
+  std::optional<Waker> r, w;  // only the directions that became ready construct one
   {
     std::lock_guard lock(mu_);
-    if (ready & io_bits::read_ready) r = std::move(reader_);
-    if (ready & io_bits::write_ready) w = std::move(writer_);
+    if (ready & io_bits::read_ready) r.emplace(std::move(reader_));
+    if (ready & io_bits::write_ready) w.emplace(std::move(writer_));
   }
-  std::move(r).wake();
-  std::move(w).wake();
+  if (r) std::move(*r).wake();
+  if (w) std::move(*w).wake();
 }
 
 void ScheduledIo::drop_wakers() noexcept {

@@ -80,14 +80,14 @@ TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker
   // wheel_.elapsed(); a deadline at or before it is Ready, a later one waits for the turn
   // that processes its tick (never early: process() reads the clock).
   const std::uint64_t tick = tick_at_or_after(deadline);
-  Waker old;  // dropped after unlocking (see the top of the header)
+  std::optional<Waker> old;  // dropped after unlocking (see the top of the header)
   std::lock_guard lock(mu_);
   if (node.shutdown) return Poll::Shutdown;
   switch (node.state()) {
     case TimerState::Fired:
       // Fired at its tick; or earlier, at the clamp of a far deadline: then file it again.
       if (node.deadline() >= tick) {
-        old = std::move(node.waker);
+        old.emplace(std::move(node.waker));
         return Poll::Ready;
       }
       [[fallthrough]];
@@ -109,10 +109,7 @@ TimeDriver::Poll TimeDriver::poll(TimerNode& node, Instant deadline, const Waker
     case TimerState::PendingFire:
       break;
   }
-  if (!node.waker.will_wake(waker)) {
-    old = std::move(node.waker);
-    node.waker = waker;
-  }
+  if (!node.waker.will_wake(waker)) old.emplace(std::exchange(node.waker, waker));
   return Poll::Pending;
 }
 
@@ -130,19 +127,30 @@ void TimeDriver::cancel(TimerNode& node) noexcept {
   old = std::move(node.waker);
 }
 
-std::size_t TimeDriver::process() {
+std::size_t TimeDriver::process(bool was_parked) {
+  // Relaxed hint: nothing registered and no parked state to clear, so no lock and no clock.
+  // A timer registered meanwhile is fired by the next turn (whoever parks next computes its
+  // timeout from the wheel under mu_).
+  if (!was_parked && !has_timers()) return 0;
   std::size_t fired = 0;
-  std::array<TimerEntry*, 32> batch;
-  std::array<Waker, 32> wakers;
+  std::array<TimerEntry*, WakeList::capacity> batch;
+  WakeList wakers;  // raw storage: a turn with nothing due constructs no Waker
   for (;;) {
     std::size_t n;
     {
       std::lock_guard lock(mu_);
+      if (was_parked) {
+        parked_ = false;  // see park_timeout
+        was_parked = false;
+      }
+      // An empty wheel reads no clock; its elapsed() may lag then (poll() files a deadline
+      // that passed meanwhile, and the next turn fires it).
+      if (wheel_.size() == 0) return fired;
       n = wheel_.take_expired(tick_at_or_before(now()), batch);
       note_size();
-      for (std::size_t i = 0; i < n; ++i) wakers[i] = std::move(static_cast<TimerNode*>(batch[i])->waker);
+      for (std::size_t i = 0; i < n; ++i) wakers.push(std::move(static_cast<TimerNode*>(batch[i])->waker));
     }
-    for (std::size_t i = 0; i < n; ++i) std::exchange(wakers[i], Waker()).wake();
+    wakers.wake_all();
     fired += n;
     if (n < batch.size()) return fired;
   }
@@ -158,11 +166,6 @@ std::optional<nanoseconds> TimeDriver::park_timeout() {
   return left.count() > 0 ? left : nanoseconds(0);
 }
 
-void TimeDriver::unparked() noexcept {
-  std::lock_guard lock(mu_);
-  parked_ = false;
-}
-
 bool TimeDriver::auto_advance() {
   std::lock_guard lock(mu_);
   const std::optional<std::uint64_t> next = wheel_.next_expiration();
@@ -174,8 +177,8 @@ bool TimeDriver::auto_advance() {
 }
 
 void TimeDriver::shutdown() {
-  std::array<TimerEntry*, 32> batch;
-  std::array<Waker, 32> wakers;
+  std::array<TimerEntry*, WakeList::capacity> batch;
+  WakeList wakers;
   for (;;) {
     std::size_t n;
     {
@@ -186,10 +189,10 @@ void TimeDriver::shutdown() {
       for (std::size_t i = 0; i < n; ++i) {
         auto* node = static_cast<TimerNode*>(batch[i]);
         node->shutdown = true;
-        wakers[i] = std::move(node->waker);
+        wakers.push(std::move(node->waker));
       }
     }
-    for (std::size_t i = 0; i < n; ++i) std::exchange(wakers[i], Waker()).wake();
+    wakers.wake_all();
     if (n < batch.size()) return;
   }
 }

@@ -48,6 +48,7 @@
 #include <optional>
 
 #include "time/wheel.hpp"
+#include "weft/detail/wake_list.hpp"
 #include "weft/waker.hpp"
 
 namespace weft::detail {
@@ -94,11 +95,12 @@ class TimeDriver {
   void cancel(TimerNode& node) noexcept;
 
   /// Fires every timer whose deadline has passed; wakes their futures. Returns how many.
-  std::size_t process();
+  /// `was_parked`: the turn had called park_timeout; clears the parked state first (under
+  /// the same lock).
+  std::size_t process(bool was_parked = false);
   /// How long a parked driver may sleep before the next timer is due (nullopt: no timer).
-  /// Records that deadline as the parked one until unparked() (see the top of this file).
+  /// Records that deadline as the parked one until process(true) (see the top of this file).
   std::optional<std::chrono::nanoseconds> park_timeout();
-  void unparked() noexcept;
   /// Paused clock only: moves it to the next timer's deadline (if later than now); true if
   /// there is a timer.
   bool auto_advance();
