@@ -269,7 +269,8 @@ TEST(Watch, stress_ping_pong_every_value_seen_once) {
     for (int i = 1; i <= n; ++i) {
       if (!ping.send(i)) co_return -1;
       while (*ack_rx.borrow_and_update() != i) {
-        if ((co_await ack_rx.changed()).is_err()) co_return -2;
+        const auto changed = co_await ack_rx.changed();  // not in the if: README, "Compilers"
+        if (changed.is_err()) co_return -2;
       }
       ++sent;
     }
