@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "net/net_io.hpp"
 #include "weft/net/tcp_listener.hpp"
@@ -152,10 +153,20 @@ void TcpWriteHalf::shutdown_on_drop() noexcept {
 
 TcpListener TcpListener::bind(const SocketAddr& addr) {
   const std::string who = "weft::net::TcpListener::bind to " + addr.to_string();
-  io::AsyncFd fd(detail::new_socket(addr.family(), SOCK_STREAM, who), io::AsyncFd::nonblocking_t{});
-  detail::set_opt(fd.fd(), SOL_SOCKET, SO_REUSEADDR, 1, who.c_str());
-  if (::bind(fd.fd(), addr.as_sockaddr(), addr.len()) != 0) detail::throw_errno(errno, who);
-  if (::listen(fd.fd(), 1024) != 0) detail::throw_errno(errno, who);
+  // Registered with the driver only once it listens: epoll reports a TCP socket that is
+  // neither connected nor listening as hung up (EPOLLOUT | EPOLLHUP), and a driver turn on
+  // another worker between the registration and listen() would record that hang-up, which
+  // is sticky: every accept would then find the listener "ready", get EAGAIN, and spin.
+  struct Owned {
+    int fd;
+    ~Owned() {
+      if (fd >= 0) ::close(fd);
+    }
+  } s{detail::new_socket(addr.family(), SOCK_STREAM, who)};
+  detail::set_opt(s.fd, SOL_SOCKET, SO_REUSEADDR, 1, who.c_str());
+  if (::bind(s.fd, addr.as_sockaddr(), addr.len()) != 0) detail::throw_errno(errno, who);
+  if (::listen(s.fd, 1024) != 0) detail::throw_errno(errno, who);
+  io::AsyncFd fd(std::exchange(s.fd, -1), io::AsyncFd::nonblocking_t{});  // closes it if registration fails
   return TcpListener(std::move(fd));
 }
 
