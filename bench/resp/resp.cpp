@@ -54,13 +54,13 @@ Parser::Result Parser::parse(std::string_view in, Command& out) {
     if (remaining_ == 0) {
       if (pos == in.size()) return {Status::incomplete, pos};
       if (in[pos] != '*') {
-        // Inline request: the line up to '\n'.
+        // Inline request: the line up to '\n', without the '\r' before it (a '\r' at the end
+        // of what arrived so far may be the start of the CRLF: not counted either).
         const std::size_t nl = in.find('\n', pos);
-        if (nl == std::string_view::npos && in.size() - pos <= limits_.max_inline) return {Status::incomplete, pos};
-        if (nl == std::string_view::npos || nl - pos > limits_.max_inline)
-          return fail("Protocol error: too big inline request", pos);
-        std::string_view line = in.substr(pos, nl - pos);
+        std::string_view line = in.substr(pos, nl == std::string_view::npos ? in.size() - pos : nl - pos);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.size() > limits_.max_inline) return fail("Protocol error: too big inline request", pos);
+        if (nl == std::string_view::npos) return {Status::incomplete, pos};
         Command args;
         if (!split_inline(line, args)) return fail("Protocol error: unbalanced quotes in request", pos);
         pos = nl + 1;

@@ -59,7 +59,8 @@ TEST(RespParser, multibulk_request) {
 }
 
 TEST(RespParser, binary_and_empty_bulks) {
-  const std::string in = std::string("*2\r\n$0\r\n\r\n$3\r\n\0\xff\n\r\n", 22);
+  static constexpr char raw[] = "*2\r\n$0\r\n\r\n$3\r\n\0\xff\n\r\n";
+  const std::string in(raw, sizeof raw - 1);
   const auto r = parse_all(in);
   ASSERT_EQ(r.commands.size(), 1u);
   EXPECT_EQ(r.commands[0], (Command{"", std::string("\0\xff\n", 3)}));
