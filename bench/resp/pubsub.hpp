@@ -41,7 +41,9 @@ class PubSub {
   explicit PubSub(std::size_t capacity) : capacity_(capacity) {}
 
   /// A receiver of the messages published to `channel` from now on.
-  weft::broadcast::Receiver<Message> subscribe(const std::string& channel) { return channels_.subscribe(channel, capacity_); }
+  weft::broadcast::Receiver<Message> subscribe(const std::string& channel) {
+    return channels_.subscribe(channel, capacity_);
+  }
   /// Called after a receiver of `channel` was dropped: removes the channel if it has none left.
   void release(const std::string& channel) { channels_.release(channel); }
   /// A receiver of the messages published to any channel matching `pattern`.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <optional>
 #include <utility>
 
 namespace weft_resp {
@@ -47,6 +48,25 @@ Parser::Result Parser::fail(std::string msg, std::size_t consumed) {
   return {Status::error, consumed};
 }
 
+std::optional<Parser::Result> Parser::read_length(std::string_view in, std::size_t& pos, bool bulk, std::int64_t& v) {
+  const char* kind = bulk ? "bulk" : "multibulk";
+  std::size_t cr = 0;
+  switch (find_line(in, pos + 1, limits_.max_inline, cr)) {
+    case Line::incomplete: return Result{Status::incomplete, pos};
+    case Line::too_long:
+      return fail(std::string("Protocol error: too big ") + (bulk ? "bulk" : "mbulk") + " count string", pos);
+    case Line::bad_eol: return fail(std::string("Protocol error: ") + kind + " length not followed by CRLF", pos);
+    case Line::found: break;
+  }
+  // A negative count is an empty request; a negative bulk length is invalid.
+  const bool ok = parse_integer(in.substr(pos + 1, cr - pos - 1), v) &&
+                  (bulk ? v >= 0 && static_cast<std::uint64_t>(v) <= limits_.max_bulk
+                        : v <= 0 || static_cast<std::uint64_t>(v) <= limits_.max_args);
+  if (!ok) return fail(std::string("Protocol error: invalid ") + kind + " length", pos);
+  pos = cr + 2;
+  return std::nullopt;
+}
+
 Parser::Result Parser::parse(std::string_view in, Command& out) {
   if (!error_.empty()) return {Status::error, 0};
   std::size_t pos = 0;
@@ -68,17 +88,8 @@ Parser::Result Parser::parse(std::string_view in, Command& out) {
         out = std::move(args);
         return {Status::complete, pos};
       }
-      std::size_t cr = 0;
-      switch (find_line(in, pos + 1, limits_.max_inline, cr)) {
-        case Line::incomplete: return {Status::incomplete, pos};
-        case Line::too_long: return fail("Protocol error: too big mbulk count string", pos);
-        case Line::bad_eol: return fail("Protocol error: multibulk length not followed by CRLF", pos);
-        case Line::found: break;
-      }
       std::int64_t n = 0;
-      if (!parse_integer(in.substr(pos + 1, cr - pos - 1), n) || (n > 0 && static_cast<std::uint64_t>(n) > limits_.max_args))
-        return fail("Protocol error: invalid multibulk length", pos);
-      pos = cr + 2;
+      if (auto stop = read_length(in, pos, false, n)) return *stop;
       if (n <= 0) continue;  // `*0` and `*-1`: empty requests, skipped as redis does
       remaining_ = static_cast<std::size_t>(n);
       // Not n: a header may claim a million elements that never come (redis caps it too).
@@ -88,21 +99,11 @@ Parser::Result Parser::parse(std::string_view in, Command& out) {
       if (bulk_len_ < 0) {
         if (pos == in.size()) return {Status::incomplete, pos};
         if (in[pos] != '$') return fail(std::string("Protocol error: expected '$', got '") + in[pos] + "'", pos);
-        std::size_t cr = 0;
-        switch (find_line(in, pos + 1, limits_.max_inline, cr)) {
-          case Line::incomplete: return {Status::incomplete, pos};
-          case Line::too_long: return fail("Protocol error: too big bulk count string", pos);
-          case Line::bad_eol: return fail("Protocol error: bulk length not followed by CRLF", pos);
-          case Line::found: break;
-        }
         std::int64_t len = 0;
-        if (!parse_integer(in.substr(pos + 1, cr - pos - 1), len) || len < 0 ||
-            static_cast<std::uint64_t>(len) > limits_.max_bulk)
-          return fail("Protocol error: invalid bulk length", pos);
+        if (auto stop = read_length(in, pos, true, len)) return *stop;
         if (static_cast<std::uint64_t>(len) > limits_.max_command - command_bytes_)
           return fail("Protocol error: request larger than " + std::to_string(limits_.max_command) + " bytes", pos);
         bulk_len_ = len;
-        pos = cr + 2;
       }
       const auto len = static_cast<std::size_t>(bulk_len_);
       if (in.size() - pos < len + 2) return {Status::incomplete, pos};

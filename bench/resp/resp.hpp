@@ -21,6 +21,7 @@
 // caller never has to buffer more than max_inline bytes of a line, or one declared bulk.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,9 @@ class Parser {
 
  private:
   Result fail(std::string msg, std::size_t consumed);
+  // Reads the length line of a multibulk count or (`bulk`) a bulk at `pos` into `v` and moves
+  // `pos` past it; or the result to return (incomplete, or an error).
+  std::optional<Result> read_length(std::string_view in, std::size_t& pos, bool bulk, std::int64_t& v);
   Limits limits_;
   Command argv_;                 // the elements of the multibulk request read so far
   std::size_t remaining_ = 0;    // elements still to read (0: between requests)

@@ -63,22 +63,22 @@ std::size_t Store::sweep(Instant now, std::size_t max) {
   return erased;
 }
 
-std::size_t Store::size() const {
+template <class F>
+std::size_t Store::sum_over_shards(F f) const {
   std::size_t n = 0;
   for (const Shard& s : shards_) {
     std::lock_guard l(s.mu);
-    n += s.map.size();
+    n += f(s);
   }
   return n;
 }
 
+std::size_t Store::size() const {
+  return sum_over_shards([](const Shard& s) { return s.map.size(); });
+}
+
 std::size_t Store::deadlines() const {
-  std::size_t n = 0;
-  for (const Shard& s : shards_) {
-    std::lock_guard l(s.mu);
-    n += s.deadlines.size();
-  }
-  return n;
+  return sum_over_shards([](const Shard& s) { return s.deadlines.size(); });
 }
 
 }  // namespace weft_resp

@@ -69,6 +69,8 @@ class Store {
     void erase(Map::iterator it);
   };
   static constexpr std::size_t shard_count = 64;
+  template <class F>
+  std::size_t sum_over_shards(F f) const;
   Shard& shard_of(std::string_view key) noexcept { return shards_[Hash{}(key) % shard_count]; }
   std::array<Shard, shard_count> shards_;
 };

@@ -136,7 +136,10 @@ TEST_P(RedisCli, every_command) {
 TEST_P(RedisCli, pipelining_with_pipe_mode) {
   Server s(GetParam());
   std::string script = "printf '";
-  for (int i = 0; i < 500; ++i) script += "SET k" + std::to_string(i) + " v" + std::to_string(i) + "\\r\\nGET k" + std::to_string(i) + "\\r\\n";
+  for (int i = 0; i < 500; ++i) {
+    const std::string n = std::to_string(i);
+    script += "SET k" + n + " v" + n + "\\r\\nGET k" + n + "\\r\\n";
+  }
   script += "' | redis-cli -p " + s.port() + " --pipe";
   const std::string out = sh(script);
   EXPECT_NE(out.find("errors: 0, replies: 1000"), std::string::npos) << out;

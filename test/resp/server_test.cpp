@@ -105,7 +105,8 @@ TEST(RespServer, connect_time_commands_of_redis_cli_and_redis_benchmark) {
   EXPECT_EQ(c.call({"HELLO", "3"}), "-NOPROTO unsupported protocol version\r\n");
   EXPECT_EQ(c.call({"HELLO", "x"}), "-ERR Protocol version is not an integer or out of range\r\n");
   EXPECT_EQ(c.call({"HELLO", "2", "SETNAME", "n2"}),
-            "*14\r\n$6\r\nserver\r\n$9\r\nweft_resp\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n$5\r\nproto\r\n:2\r\n$2\r\nid\r\n" +
+            "*14\r\n$6\r\nserver\r\n$9\r\nweft_resp\r\n$7\r\nversion\r\n$5\r\n7.0.0\r\n"
+            "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n" +
                 id + "$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n");
   EXPECT_EQ(c.call({"CLIENT", "GETNAME"}), "$2\r\nn2\r\n");
 }
