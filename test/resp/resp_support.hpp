@@ -137,11 +137,11 @@ class Client {
   std::string buf_;
 };
 
-/// A server on 127.0.0.1:<ephemeral> in a runtime of its own (2 workers).
+/// A server on 127.0.0.1:<ephemeral> in a runtime of its own (2 workers by default).
 template <class Maps = weft_resp::ReadyMaps>
 class TestServer {
  public:
-  explicit TestServer(weft_resp::Config config = {}) : rt_(options()) {
+  explicit TestServer(weft_resp::Config config = {}, std::size_t workers = 2) : rt_(options(workers)) {
     config.bind = weft::net::SocketAddr::parse("127.0.0.1:0");
     server_ = std::make_unique<weft_resp::Server<Maps>>(std::move(config));
     port_ = rt_.block_on(bind(*server_));
@@ -163,9 +163,9 @@ class TestServer {
   }
 
  private:
-  static weft::RuntimeOptions options() {
+  static weft::RuntimeOptions options(std::size_t workers) {
     weft::RuntimeOptions o;
-    o.worker_threads = 2;
+    o.worker_threads = workers;
     return o;
   }
   static weft::Task<std::uint16_t> bind(weft_resp::Server<Maps>& s) { co_return s.bind().port(); }

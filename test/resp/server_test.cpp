@@ -424,6 +424,25 @@ TEST(RespServer, a_subscriber_that_does_not_read_is_closed) {
   EXPECT_EQ(fast.reply(), message("ch", "after"));
 }
 
+TEST(RespServer, a_subscriber_that_falls_a_ring_behind_is_closed) {
+  Config cfg;
+  cfg.pubsub_capacity = 1;
+  // One worker: the publisher's 100 pipelined PUBLISHes all run before the subscriber's task
+  // runs again, so it finds its ring overwritten (broadcast's Lagged) whatever the timing.
+  TestServer s(cfg, 1);
+  Client sub(s.port());
+  EXPECT_EQ(sub.call({"SUBSCRIBE", "ch"}), sub_reply("subscribe", "ch", 1));
+  Client pub(s.port());
+  std::string batch;
+  for (int i = 0; i < 100; ++i) batch += cmd({"PUBLISH", "ch", std::to_string(i)});
+  pub.send(batch);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(pub.reply(), ":1\r\n") << i;  // it was subscribed throughout
+  EXPECT_TRUE(sub.closed_by_server());
+  EXPECT_EQ(s.stats().slow_subscribers.load(), 1u);
+  EXPECT_TRUE(eventually([&] { return s.server().pubsub().channel_count() == 0; }));
+  EXPECT_EQ(pub.call({"PUBLISH", "ch", "later"}), ":0\r\n");
+}
+
 TEST(RespServer, the_client_limit_turns_extra_clients_away_with_an_error) {
   Config cfg;
   cfg.max_clients = 2;
