@@ -1,7 +1,7 @@
 #include "server.hpp"
 
 #include <algorithm>
-#include <cerrno>
+#include <exception>
 #include <cstdarg>
 #include <cstdio>
 #include <limits>

@@ -109,7 +109,8 @@ class Server {
   /// returns its address (the port chosen when Config::bind's port is 0). Throws
   /// std::system_error (EADDRINUSE, ...).
   weft::net::SocketAddr bind();
-  /// Serves until shutdown(), then drains (see above). bind() first.
+  /// Serves until shutdown(), then drains (see above). bind() first; the Server must outlive
+  /// the task (connections share their state with it, not with the Server object).
   weft::Task<void> run();
   /// Starts the shutdown; any thread, any number of times.
   void shutdown() noexcept;
