@@ -11,8 +11,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <stdexcept>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "../support.hpp"
@@ -445,6 +447,41 @@ TEST(TcpStress, registrations_dropped_while_readiness_is_delivered) {
   EXPECT_EQ(aborted, (conns + 2) / 3);
   EXPECT_EQ(counts.readers_done.load(), conns - (conns + 2) / 3);
   EXPECT_EQ(counts.writer_errors.load(), conns);
+}
+
+// TcpListener::bind registers the socket only once it listens. Registered before, a worker
+// parked in the driver could see the fresh socket's EPOLLHUP (epoll reports a TCP socket
+// neither connected nor listening as hung up) between the registration and listen(): a
+// sticky closed bit, after which every accept found the listener ready, got EAGAIN and spun
+// inside one poll (found by the RESP server: a worker at 100% CPU, a shutdown never seen).
+// Binds 5,000 listeners from one worker while the other is parked in the driver (with the
+// old order this hit the window every run, each of 5 runs); each accept must wait (time
+// out) instead. A spinning accept never returns, so a watchdog fails the test rather than
+// letting it hang.
+TEST(TcpStress, a_new_listener_waits_for_connections_instead_of_spinning) {
+  constexpr int listeners = 5000;
+  Runtime rt(weft_test::mt(2));
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 400 && !done.load(); ++i) std::this_thread::sleep_for(50ms);
+    if (!done.load()) {
+      std::fprintf(stderr, "an accept spun for 20 s: its listener recorded a hang-up\n");
+      std::abort();
+    }
+  });
+  // Spawned: the loop runs on one worker while the other parks in the driver.
+  auto h = rt.spawn([]() -> Task<int> {
+    int n = 0;
+    for (int i = 0; i < listeners; ++i) {
+      TcpListener l = TcpListener::bind(loopback0());
+      if (!co_await weft::time::timeout(100us, l.accept())) ++n;
+    }
+    co_return n;
+  }());
+  const int waited = rt.block_on(std::move(h)).value();
+  done.store(true);
+  watchdog.join();
+  EXPECT_EQ(waited, listeners);
 }
 
 TEST(TcpOutsideRuntime, creating_sockets_outside_a_runtime_throws_logic_error) {

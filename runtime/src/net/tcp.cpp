@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "net/net_io.hpp"
 #include "weft/net/tcp_listener.hpp"
