@@ -325,14 +325,21 @@ def main():
     contended = [g for g in (selected if a.contended == "all" else a.contended.split(",")) if g in selected]
     results = collect(selected, variants, a.rounds_scale, contended)
     text = report(results, variants)
+    write_outputs(text, a.markdown, a.json,
+                  [{"mode": m, "runtime": lab, "name": n, "per_unit_ns": [x for x, _ in v],
+                    "counters": [c for _, c in v]} for (m, lab, n), v in results.items()])
+
+
+def write_outputs(text, markdown_path, json_path, data):
+    """Prints the tables; writes them to `markdown_path` and `data` to `json_path` if given.
+    (Also tools/resp_bench.py's.)"""
     print(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
+    if markdown_path:
+        with open(markdown_path, "w") as f:
             f.write(text + "\n")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump([{"mode": m, "runtime": lab, "name": n, "per_unit_ns": [x for x, _ in v],
-                        "counters": [c for _, c in v]} for (m, lab, n), v in results.items()], f, indent=1)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(data, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_compare import write_outputs  # noqa: E402
+
 SERVERS = ["redis", "weft", "weft_vec"]
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "PUBLISH"]
 PIPELINES = [1, 16]
@@ -201,14 +204,8 @@ def main():
         for n in SERVERS:
             if n in fan[lo] and n in fan[hi]:
                 lines.append(f"- {n}: {fan[lo][n]['throughput'] / fan[hi][n]['throughput']:.2f}")
-    text = "\n".join(lines)
-    print(text)
-    if a.markdown:
-        with open(a.markdown, "w") as f:
-            f.write(text + "\n")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"rounds": a.rounds, "requests": a.requests, "workers": a.workers, "rows": rows}, f, indent=1)
+    write_outputs("\n".join(lines), a.markdown, a.json,
+                  {"rounds": a.rounds, "requests": a.requests, "workers": a.workers, "rows": rows})
 
 
 if __name__ == "__main__":
