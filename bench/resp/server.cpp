@@ -15,6 +15,7 @@
 
 #include "pubsub.hpp"
 #include "store.hpp"
+#include "weft/coop.hpp"
 #include "weft/join_set.hpp"
 #include "weft/runtime.hpp"
 #include "weft/sync/cancellation_token.hpp"
@@ -246,6 +247,19 @@ class Connection {
       ev.shutdown = true;
       return ev;
     }
+    if (registering_) {
+      // New subscriptions: every new entry is polled once (its receiver registers its
+      // waker) before the confirmations are sent, without a budget, as redis does a
+      // subscription's work in the command. Left to the map's ordinary polls, 10,000 new
+      // entries per connection sat in its ready queue ahead of every message published
+      // after the confirmations: a p99 of 49 ms in the fan-out load. Messages received here
+      // follow the confirmations in the output.
+      weft::coop::BudgetScope unbudgeted(-1);
+      auto p = subs_.poll_next_many(cx, batch_, batch_limit);
+      if (p.is_ready() && *p == batch_limit) return ev;  // more may be queued: deliver, then go on
+      registering_ = false;  // Pending (or fewer than the limit): nothing new is queued
+      if (!batch_.empty()) return ev;
+    }
     if (pending_output() > 0) {
       auto p = sock_.write(std::as_bytes(std::span(out_)).subspan(out_off_)).poll(cx);
       if (p.is_ready()) {
@@ -419,6 +433,7 @@ class Connection {
           if (!subs_.contains_key(key)) {
             auto rx = pattern ? sh_->pubsub.psubscribe(argv[i]) : sh_->pubsub.subscribe(argv[i]);
             subs_.insert(std::move(key), weft::broadcast::stream(std::move(rx)));
+            registering_ = true;
           }
           put_subscription(out_, pattern ? "psubscribe" : "subscribe", &argv[i], subs_.size());
         }
@@ -594,6 +609,7 @@ class Connection {
   std::size_t out_off_ = 0;
   Subs subs_;
   std::vector<Item> batch_;
+  bool registering_ = false;  // subscriptions added since the map was last drained unbudgeted
   bool closing_ = false;        // QUIT, a protocol error or shutdown: send what is pending, close
   bool eof_ = false;            // the client shut down its side
   bool input_drained_ = false;  // every complete request received has been run
