@@ -171,6 +171,21 @@ TEST_P(RedisCli, pubsub_messages_arrive_in_order) {
   EXPECT_EQ(sub.line(), "<eof>");  // redis-cli exits when the server closes
 }
 
+// tools/resp-bench's fan-out load (bench/resp_fanout.cpp) against both binaries: every
+// message reaches every subscriber, and the load says so (the publisher's replies count
+// subscribers x messages). Keeps the benchmark's tool working; needs no redis tool.
+TEST(FanoutLoad, every_message_reaches_every_subscriber_on_both_binaries) {
+  for (const char* binary : {WEFT_RESP_SERVER, WEFT_RESP_SERVER_VEC}) {
+    Server s(binary);
+    const std::string out = sh(std::string(WEFT_RESP_FANOUT) + " --port " + s.port() +
+                               " --subscribers 3 --channels 100 --messages 300 --timeout-s 60; echo exit=$?");
+    EXPECT_NE(out.find("\"deliveries\": 900,"), std::string::npos) << binary << ": " << out;
+    EXPECT_NE(out.find("\"receivers_counted\": 900}"), std::string::npos) << binary << ": " << out;
+    EXPECT_NE(out.find("exit=0"), std::string::npos) << binary << ": " << out;
+    EXPECT_EQ(s.stop(SIGTERM), 0) << binary;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Binaries, RedisCli, ::testing::Values(WEFT_RESP_SERVER, WEFT_RESP_SERVER_VEC),
                          [](const auto& info) { return std::string(info.index == 0 ? "StreamMap" : "VecStreamMap"); });
 
