@@ -11,7 +11,7 @@ of the rounds, the spread shown):
   redis-benchmark: PING_INLINE, PING_MBULK, SET, GET, and PUBLISH (a custom command), 50
     clients, pipeline 1 and 16; requests/s and p50 / p99 latency as redis-benchmark reports
     them.
-  fan-out (bench/resp_fanout.cpp): S subscriber connections each on the same C channels, one
+  fan-out (bench/resp/fanout.cpp): S subscriber connections each on the same C channels, one
     publisher (pipelined), every subscriber receiving every message; deliveries/s and
     publish-to-receive p50 / p99; C = 10 and 10,000.
 
@@ -105,7 +105,7 @@ def redis_benchmark(port, test, pipeline, requests):
 
 
 def fanout(build, port, subscribers, channels):
-    cmd = [os.path.join(build, "bench", "weft_resp_fanout"), "--port", str(port), "--subscribers",
+    cmd = [os.path.join(build, "bench", "resp", "weft_resp_fanout"), "--port", str(port), "--subscribers",
            str(subscribers), "--channels", str(channels), "--messages", str(FANOUT_MESSAGES),
            "--timeout-s", "120"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=180).stdout

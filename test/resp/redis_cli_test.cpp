@@ -171,7 +171,7 @@ TEST_P(RedisCli, pubsub_messages_arrive_in_order) {
   EXPECT_EQ(sub.line(), "<eof>");  // redis-cli exits when the server closes
 }
 
-// tools/resp-bench's fan-out load (bench/resp_fanout.cpp) against both binaries: every
+// tools/resp-bench's fan-out load (bench/resp/fanout.cpp) against both binaries: every
 // message reaches every subscriber, and the load says so (the publisher's replies count
 // subscribers x messages). Keeps the benchmark's tool working; needs no redis tool.
 TEST(FanoutLoad, every_message_reaches_every_subscriber_on_both_binaries) {

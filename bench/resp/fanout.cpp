@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (i + 1 >= argc) {
-      std::fprintf(stderr, "weft_resp_fanout: %s needs a value (see the top of bench/resp_fanout.cpp)\n", argv[i]);
+      std::fprintf(stderr, "weft_resp_fanout: %s needs a value (see the top of bench/resp/fanout.cpp)\n", argv[i]);
       return 1;
     }
     const char* v = argv[++i];
@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
     else if (a == "--payload") o.payload = positive("--payload", v);
     else if (a == "--timeout-s") o.timeout_s = static_cast<int>(positive("--timeout-s", v));
     else {
-      std::fprintf(stderr, "weft_resp_fanout: unknown option %s (see the top of bench/resp_fanout.cpp)\n", argv[i - 1]);
+      std::fprintf(stderr, "weft_resp_fanout: unknown option %s (see the top of bench/resp/fanout.cpp)\n", argv[i - 1]);
       return 1;
     }
   }
