@@ -49,18 +49,6 @@ namespace {
   std::fprintf(stderr, "weft_resp: %s\n", n < 0 ? fmt : buf);
 }
 
-/// A leaf future from a poll function: how the loops below wait on several things at once
-/// (each polled with the task's waker, so whichever is ready first wakes the task).
-template <class F>
-struct PollFn {
-  F f;
-  auto poll(weft::Context& cx) { return f(cx); }
-};
-template <class F>
-PollFn<F> poll_fn(F f) {
-  return PollFn<F>{std::move(f)};
-}
-
 std::string lower(std::string_view s) {
   std::string r(s);
   for (char& c : r)
@@ -204,7 +192,7 @@ class Connection {
     if (cfg_.idle_timeout.count() > 0) idle_.emplace(weft::time::sleep(cfg_.idle_timeout));
     for (;;) {
       if (pending_output() == 0 && (closing_ || (eof_ && input_drained_))) co_return;
-      const Events ev = co_await poll_fn([this](weft::Context& cx) { return poll_events(cx); });
+      const Events ev = co_await weft::poll_fn([this](weft::Context& cx) { return poll_events(cx); });
       if (ev.shutdown) closing_ = true;  // stop reading, send what is pending, close
       if (ev.written > 0) {
         out_off_ += ev.written;
@@ -703,7 +691,7 @@ weft::Task<void> Server<Maps>::run() {
   for (;;) {
     // The accept loop's select: shutdown, finished connections (reaped so that the set does
     // not grow with every connection ever served), a new connection.
-    Accepted a = co_await poll_fn([&](weft::Context& cx) -> weft::Poll<Accepted> {
+    Accepted a = co_await weft::poll_fn([&](weft::Context& cx) -> weft::Poll<Accepted> {
       if (cancelled.poll(cx).is_ready()) return Accepted{};
       for (;;) {
         auto r = conns.poll_join_next(cx);

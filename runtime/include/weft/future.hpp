@@ -166,6 +166,22 @@ decltype(auto) transform_await(A&& a, bool unconstrained = false) {
 
 }  // namespace detail
 
+/// A leaf future from a poll function (tokio's std::future::poll_fn): `f(cx)` returns a
+/// Poll<T>. How a task waits on several things at once (each polled with the task's waker).
+template <class F>
+class PollFn {
+ public:
+  explicit PollFn(F f) : f_(std::move(f)) {}
+  auto poll(Context& cx) { return f_(cx); }
+
+ private:
+  F f_;
+};
+template <class F>
+PollFn<F> poll_fn(F f) {
+  return PollFn<F>(std::move(f));
+}
+
 /// Awaits a leaf future by polling it with the current task's context (the function form
 /// of co_await on a future, for coroutine types other than weft::Task).
 template <Future F>

@@ -131,12 +131,7 @@ class AsyncFd {
 
   /// A future of the readiness of `d` (`auto guard = co_await afd.ready(Direction::read)`).
   [[nodiscard]] auto ready(Direction d) noexcept {
-    struct Ready {
-      AsyncFd* fd;
-      Direction d;
-      Poll<AsyncFdReadyGuard> poll(Context& cx) { return fd->poll_ready(d, cx); }
-    };
-    return Ready{this, d};
+    return poll_fn([this, d](Context& cx) { return poll_ready(d, cx); });
   }
   [[nodiscard]] auto readable() noexcept { return ready(Direction::read); }
   [[nodiscard]] auto writable() noexcept { return ready(Direction::write); }

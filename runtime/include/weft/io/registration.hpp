@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "weft/detail/io_ready.hpp"
+#include "weft/future.hpp"
 #include "weft/poll.hpp"
 #include "weft/waker.hpp"
 
@@ -75,12 +76,7 @@ class Registration {
   }
   /// A future of the next readiness of `d` (`co_await reg.readiness(Direction::read)`).
   [[nodiscard]] auto readiness(Direction d) noexcept {
-    struct Readiness {
-      Registration* r;
-      Direction d;
-      Poll<ReadyEvent> poll(Context& cx) { return r->poll_ready(d, cx); }
-    };
-    return Readiness{this, d};
+    return poll_fn([this, d](Context& cx) { return poll_ready(d, cx); });
   }
   /// After an operation returned EAGAIN: forget the readiness `ev` reported (see above),
   /// closed bits included: EAGAIN shows the direction is not closed (a closed one returns
