@@ -786,4 +786,73 @@ TYPED_TEST(StreamMapTest, a_generator_that_throws_ends_after_its_exception) {
   EXPECT_EQ(got, (std::multiset<int>{1, 2, 3}));
   EXPECT_TRUE(t.get().empty()) << "the thrown-out generator ended and was removed";
 }
+// A stream whose move constructor throws on demand (always ready, yielding its id).
+struct MoveThrows {
+  using Item = int;
+  std::shared_ptr<bool> throw_on_move = std::make_shared<bool>(false);
+  int id = 0;
+  explicit MoveThrows(int i) : id(i) {}
+  MoveThrows(MoveThrows&& o) : throw_on_move(o.throw_on_move), id(o.id) {
+    if (*throw_on_move) throw std::runtime_error("move failed");
+  }
+  MoveThrows& operator=(MoveThrows&& o) {
+    if (*o.throw_on_move) throw std::runtime_error("move failed");
+    throw_on_move = o.throw_on_move;
+    id = o.id;
+    return *this;
+  }
+  weft::Poll<std::optional<int>> poll_next(weft::Context&) { return std::optional<int>(id); }
+};
+
+// insert moves the stream into a new entry before it changes anything: a throwing move,
+// for a new key or a replaced one, leaves the map as it was.
+TEST(ReadyStreamMap, a_stream_whose_move_throws_leaves_the_map_unchanged) {
+  weft::ReadyStreamMap<int, MoveThrows> m;
+  (void)m.insert(1, MoveThrows(1));
+  MoveThrows bad(7);
+  *bad.throw_on_move = true;
+  EXPECT_THROW((void)m.insert(2, std::move(bad)), std::runtime_error);
+  EXPECT_THROW((void)m.insert(1, std::move(bad)), std::runtime_error);
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_FALSE(m.contains_key(2));
+  *bad.throw_on_move = false;
+  auto old = m.insert(2, std::move(bad));
+  EXPECT_FALSE(old.has_value());
+  MockTask t(std::move(m));
+  std::multiset<int> got;
+  for (int i = 0; i < 2; ++i) {
+    auto p = t.poll_next();
+    ASSERT_TRUE(p.is_ready());
+    ASSERT_TRUE(p->has_value());
+    EXPECT_EQ((*p)->first, (*p)->second == 1 ? 1 : 2);
+    got.insert((*p)->second);
+  }
+  EXPECT_EQ(got, (std::multiset<int>{1, 7})) << "key 1 still holds its first stream";
+}
+
+// An entry's key and stream live in its reference-counted node, but leave with the entry:
+// clear and the end of a stream destroy them at once, on the owner's thread, even while a
+// waker of the entry is still held elsewhere (a channel's sender, say).
+TEST(ReadyStreamMap, a_stream_leaving_the_map_is_destroyed_while_its_waker_lives_on) {
+  weft::ReadyStreamMap<int, Scripted> m;
+  Scripted a, b;
+  auto sa = a.st, sb = b.st;
+  (void)m.insert(1, std::move(a));
+  (void)m.insert(2, std::move(b));
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(sa.use_count(), 2) << "the stream in the map and the test";
+  weft::Waker held = sa->waker;  // outlives the entry
+  sb->closed = true;
+  sb->wake();
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(sb.use_count(), 1) << "the finished stream was destroyed when it ended";
+  t.get().clear();
+  EXPECT_EQ(sa.use_count(), 1) << "clear destroyed the stream, not the last waker's drop";
+  sa->wake();
+  std::move(held).wake();  // a stale entry: nothing visible
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready());
+  EXPECT_FALSE(p->has_value()) << "an empty map ends";
+}
 }  // namespace

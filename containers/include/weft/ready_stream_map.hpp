@@ -19,6 +19,11 @@
 // will be polled anyway); the flag is cleared just before its stream is polled, so a wake
 // during or after the poll queues it again.
 //
+// Layout: an entry is one heap node holding its queue link, flags and counts, the key and
+// the stream (so the state a wake and the following poll touch is in one place: a map of
+// 10,000 idle streams, each woken now and then, costs one cold node per item, not a node,
+// a slot and whatever the stream allocates); slots_ is a vector of entry pointers with a
+// free list, the index maps keys to slots.
 // Complexity: insert, remove, contains_key O(1) expected (a flat hash index from key to
 // slot, containers/flat_index.hpp, and a free list of slots); poll_next O(1) per ready entry,
 // independent of the number of streams; iteration O(slots).
@@ -32,6 +37,7 @@
 // poll_next (or next_many); the entry stays in the map and is polled again by the next
 // poll_next, as VecStreamMap does; nothing leaks. A throwing Hash or KeyEqual in insert or
 // remove leaves the map unchanged (the index is updated last).
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -56,18 +62,19 @@ class ReadyStreamMap
     Entry(detail::ReadyShared* s, std::uint32_t i) : ReadyEntry(s), slot(i) {}
     std::uint32_t slot;         // owner only
     Entry* next_run = nullptr;  // owner only: the run list's link
-  };
-  struct Slot {
+    // Owner only: the key and stream, engaged while the entry is in the map (destroyed by
+    // the owner when it leaves, never by a thread dropping the last waker).
     std::optional<std::pair<K, S>> kv;
-    Entry* entry = nullptr;
   };
-  static constexpr auto occupied = [](const Slot& s) { return s.kv.has_value(); };
+  using Slot = Entry*;  // null when free
+  static constexpr auto occupied = [](const Slot& s) { return s != nullptr; };
 
  public:
   using Item = std::pair<K, stream_item_t<S>>;
   ReadyStreamMap() : shared_(new detail::ReadyShared) {}
   explicit ReadyStreamMap(std::size_t capacity) : ReadyStreamMap() {
     slots_.reserve(capacity);
+    free_.reserve(capacity);
     index_.reserve(capacity);
   }
   template <std::ranges::input_range R>
@@ -109,18 +116,34 @@ class ReadyStreamMap
     const std::uint32_t h = hash_of(key);
     const std::uint32_t found = index_.find(h, is_key(key));
     if (found != detail::FlatIndex::none) {
-      Slot& sl = slots_[found];
-      std::optional<S> old(std::move(sl.kv->second));
-      sl.kv->second = std::move(stream);
       // A fresh entry (and waker) for the new stream; the old one is retired.
-      retire(sl.entry);
-      sl.entry = new_entry(found);
+      Entry* fresh = new_entry(found, std::move(key), std::move(stream));  // may throw: nothing changed
+      std::optional<S> old;
+      try {
+        old.emplace(std::move(slots_[found]->kv->second));
+      } catch (...) {
+        fresh->ref_dec();  // the only reference: deletes it
+        throw;
+      }
+      retire(std::exchange(slots_[found], fresh));
+      enter_run(fresh);
       return old;
     }
     index_.reserve(index_.size() + 1);  // may throw: before anything changes
-    std::uint32_t i = alloc_slot();
-    slots_[i].kv.emplace(std::move(key), std::move(stream));
-    slots_[i].entry = new_entry(i);
+    if (free_.empty()) {
+      // Doubling by hand: reserve(size() + 1) would grow by one (libstdc++ allocates exactly).
+      if (slots_.size() == slots_.capacity()) slots_.reserve(std::max<std::size_t>(16, 2 * slots_.capacity()));
+      free_.reserve(slots_.capacity());  // so that freeing a slot never allocates (destroy is noexcept)
+    }
+    const auto i = free_.empty() ? static_cast<std::uint32_t>(slots_.size()) : free_.back();
+    Entry* e = new_entry(i, std::move(key), std::move(stream));  // may throw: nothing changed
+    // Nothing below throws.
+    if (free_.empty()) slots_.push_back(e);
+    else {
+      free_.pop_back();
+      slots_[i] = e;
+    }
+    enter_run(e);
     index_.insert(h, i);
     return std::nullopt;
   }
@@ -129,7 +152,7 @@ class ReadyStreamMap
   std::optional<S> remove(const Q& key) {
     const std::uint32_t i = index_.erase(hash_of(key), is_key(key));
     if (i == detail::FlatIndex::none) return std::nullopt;
-    std::optional<S> out(std::move(slots_[i].kv->second));
+    std::optional<S> out(std::move(slots_[i]->kv->second));
     free_slot(i);
     return out;
   }
@@ -140,21 +163,21 @@ class ReadyStreamMap
   void clear() {
     index_.clear();
     for (std::uint32_t i = 0; i < slots_.size(); ++i)
-      if (slots_[i].kv) free_slot(i);
+      if (slots_[i]) free_slot(i);
   }
 
   auto iter() {
-    return detail::project(slots_, [](Slot& s) { return std::pair<const K&, S&>(s.kv->first, s.kv->second); },
+    return detail::project(slots_, [](Slot& s) { return std::pair<const K&, S&>(s->kv->first, s->kv->second); },
                            occupied);
   }
   auto keys() const {
-    return detail::project(slots_, [](const Slot& s) -> const K& { return s.kv->first; }, occupied);
+    return detail::project(slots_, [](const Slot& s) -> const K& { return s->kv->first; }, occupied);
   }
   auto values() const {
-    return detail::project(slots_, [](const Slot& s) -> const S& { return s.kv->second; }, occupied);
+    return detail::project(slots_, [](const Slot& s) -> const S& { return s->kv->second; }, occupied);
   }
   auto values_mut() {
-    return detail::project(slots_, [](Slot& s) -> S& { return s.kv->second; }, occupied);
+    return detail::project(slots_, [](Slot& s) -> S& { return s->kv->second; }, occupied);
   }
 
   // extend, size_hint (the sum of the entries'), poll_next_many and next_many: from
@@ -185,13 +208,13 @@ class ReadyStreamMap
       return Result(pending);
     }
     e->dequeued();  // from here on a wake queues it again (through the shared queue)
-    Slot& sl = slots_[e->slot];
+    std::pair<K, S>& kv = *e->kv;
     WakerRef w(&detail::ReadyEntry::vtable, e);
     Context ecx(w.get());
     const int before = coop::remaining();
     std::optional<Poll<std::optional<stream_item_t<S>>>> polled;
     try {
-      polled.emplace(sl.kv->second.poll_next(ecx));
+      polled.emplace(kv.second.poll_next(ecx));
     } catch (...) {
       // The stream threw: the exception goes to the caller and the entry stays in the map,
       // ready, so the next poll_next polls it again (VecStreamMap, which scans every
@@ -212,11 +235,11 @@ class ReadyStreamMap
       // wake during the poll already queued it (with a reference of its own).
       if (e->try_requeue_owned()) push_back_run(e);
       else e->ref_dec();
-      return Result(std::optional<Item>(Item(sl.kv->first, std::move(*v))));
+      return Result(std::optional<Item>(Item(kv.first, std::move(*v))));
     }
     // Finished: dropped without telling the user (as the baseline does).
     const std::uint32_t i = e->slot;
-    index_.erase(hash_of(sl.kv->first), [i](std::uint32_t j) { return j == i; });
+    index_.erase(hash_of(kv.first), [i](std::uint32_t j) { return j == i; });
     free_slot(i, /*the run list's reference too*/ 1);
     return std::nullopt;
   }
@@ -231,11 +254,22 @@ class ReadyStreamMap
     detail::ReadyEntry::close(shared_);
     shared_ = nullptr;
   }
-  Entry* new_entry(std::uint32_t i) {
+  // A new entry for slot i holding key and stream, not yet in the slot or the run list; if
+  // anything throws, nothing is left behind (and the arguments may be moved from).
+  Entry* new_entry(std::uint32_t i, K&& key, S&& stream) {
     auto* e = new Entry(shared_, i);
-    e->start_queued_owned();  // a new entry starts ready: in the run list
-    push_back_run(e);
+    try {
+      e->kv.emplace(std::move(key), std::move(stream));
+    } catch (...) {
+      e->ref_dec();  // the only reference: deletes it
+      throw;
+    }
     return e;
+  }
+  // A new entry starts ready: in the run list.
+  void enter_run(Entry* e) noexcept {
+    e->start_queued_owned();
+    push_back_run(e);
   }
   // Moves the shared queue's entries (and their references) to the back of the run list.
   void take_shared() noexcept {
@@ -260,26 +294,17 @@ class ReadyStreamMap
     run_head_ = e;
     if (!run_tail_) run_tail_ = e;
   }
+  // The entry leaves the map: its key and stream are destroyed here, by the owner (a stream's
+  // destructor may drop wakers of this entry: the slot's reference keeps it alive meanwhile).
   void retire(Entry* e, std::size_t extra_refs = 0) noexcept {
+    e->kv.reset();
     e->removed = true;
     // The slot's reference (and the caller's, if any); the queue and stale wakers may still
     // hold it.
     e->ref_dec(1 + extra_refs);
   }
-  std::uint32_t alloc_slot() {
-    if (!free_.empty()) {
-      std::uint32_t i = free_.back();
-      free_.pop_back();
-      return i;
-    }
-    slots_.emplace_back();
-    return static_cast<std::uint32_t>(slots_.size() - 1);
-  }
   void free_slot(std::uint32_t i, std::size_t extra_refs = 0) {
-    Slot& sl = slots_[i];
-    sl.kv.reset();  // destroys the stream (which may drop wakers of this entry)
-    retire(sl.entry, extra_refs);
-    sl.entry = nullptr;
+    retire(std::exchange(slots_[i], nullptr), extra_refs);
     free_.push_back(i);
   }
 
@@ -292,7 +317,7 @@ class ReadyStreamMap
   }
   template <class Q>
   auto is_key(const Q& key) const {
-    return [this, &key](std::uint32_t i) { return KeyEqual{}(slots_[i].kv->first, key); };
+    return [this, &key](std::uint32_t i) { return KeyEqual{}(slots_[i]->kv->first, key); };
   }
 
   detail::FlatIndex index_;

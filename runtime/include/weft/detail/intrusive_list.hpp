@@ -37,6 +37,19 @@ class IntrusiveList {
     if (n) unlink(n);
     return n;
   }
+  /// Puts `n` (not linked) in the place of the linked node `old`, which leaves the list: for
+  /// a node that moves to a new address while it waits.
+  void replace(N* old, N* n) noexcept {
+    n->prev = old->prev;
+    n->next = old->next;
+    if (n->prev) n->prev->next = n;
+    else head_ = n;
+    if (n->next) n->next->prev = n;
+    else tail_ = n;
+    n->linked = true;
+    old->prev = old->next = nullptr;
+    old->linked = false;
+  }
   void unlink(N* n) noexcept {
     if (n->prev) n->prev->next = n->next;
     else head_ = n->next;

@@ -20,8 +20,11 @@
 // receivers copy each value, and one lock keeps the invariants below easy to check. Values
 // and wakers are destroyed, and wakers woken, after the lock is released (a value's or
 // waker's destructor may re-enter the channel); only a moved-from T is destroyed under it.
-// A receiver's waiter node is a heap node owned by the Receiver (tokio: by the Recv future),
-// so poll_recv works without a future (the Stream adaptor) and a Receiver stays movable.
+// A receiver's waiter node is a member of the Receiver (tokio: of the Recv future), so
+// poll_recv works without a future (the Stream adaptor), a receiver costs no allocation of
+// its own, and a wake touches the memory its receiver's next poll reads (a subscriber with
+// thousands of receivers in a StreamMap keeps each one's state in one place). Moving a
+// Receiver that may be waiting moves its node into the list's place under the lock.
 //
 // Invariants (all under `detail::BroadcastShared::mu`):
 //   1. tail is the position of the next send. Slot i last held position `pos`, with
@@ -153,7 +156,7 @@ using StreamItem = Result<T, Lagged>;
 
 namespace weft::detail {
 
-/// A receiver waiting for position `want`. Owned by its Receiver (a stable heap address);
+/// A receiver waiting for position `want`. A member of its Receiver (a move relinks it);
 /// every field is guarded by BroadcastShared::mu.
 struct BroadcastWaiter : WaitNode<BroadcastWaiter> {
   std::uint64_t want = 0;
@@ -311,13 +314,13 @@ class Sender {
 template <class T>
 class Receiver {
  public:
-  Receiver(Receiver&&) noexcept = default;
+  Receiver(Receiver&& o) noexcept : s_(std::move(o.s_)), next_(o.next_) { take_waiter(o); }
   Receiver& operator=(Receiver&& o) noexcept {
     if (this != &o) {
       drop();
       s_ = std::move(o.s_);
       next_ = o.next_;
-      waiter_ = std::move(o.waiter_);
+      take_waiter(o);
     }
     return *this;
   }
@@ -330,7 +333,6 @@ class Receiver {
   Poll<RecvResult<T>> poll_recv(Context& cx) {
     check();
     if (!coop::poll_proceed(cx)) return pending;
-    if (!waiter_) waiter_ = std::make_unique<detail::BroadcastWaiter>();  // allocated outside the lock
     // Destroyed after the lock is released (declared before it is taken).
     std::optional<T> dead;
     Waker dropped;
@@ -463,7 +465,7 @@ class Receiver {
   }
   // Under mu: waits for next_ (== tail) with cx's waker; a replaced waker goes to `dropped`.
   void register_locked(Context& cx, Waker& dropped) {
-    detail::BroadcastWaiter& w = *waiter_;
+    detail::BroadcastWaiter& w = waiter_;
     if (w.linked) {
       // Still waiting for the same position (next_ only moves on a result, which unlinks).
       if (!w.waker.will_wake(cx.waker())) dropped = std::exchange(w.waker, cx.waker());
@@ -472,13 +474,27 @@ class Receiver {
     w.want = next_;
     dropped = std::exchange(w.waker, cx.waker());
     s_->waiters.push_back(&w);
+    may_wait_ = true;
   }
   // Under mu: stops waiting; the waker goes to `dropped`.
   void unregister_locked(Waker& dropped) noexcept {
-    if (waiter_ && waiter_->linked) {
-      s_->waiters.unlink(waiter_.get());
-      dropped = std::move(waiter_->waker);
+    if (waiter_.linked) {
+      s_->waiters.unlink(&waiter_);
+      dropped = std::move(waiter_.waker);
     }
+    may_wait_ = false;
+  }
+  // Move construction and assignment, after s_ and next_ were taken from `o`: if o's node
+  // may be linked, this receiver's node takes its place in the list, with its waker and the
+  // position it waits for. Under the lock, since a sender may be unlinking it right now.
+  void take_waiter(Receiver& o) noexcept {
+    if (!std::exchange(o.may_wait_, false)) return;  // never linked since it last unlinked
+    std::lock_guard l(s_->mu);
+    if (!o.waiter_.linked) return;  // a sender took it (and its waker) meanwhile
+    s_->waiters.replace(&o.waiter_, &waiter_);
+    waiter_.want = o.waiter_.want;
+    waiter_.waker = std::move(o.waiter_.waker);
+    may_wait_ = true;
   }
   void cancel_wait() noexcept {
     if (!s_) return;  // moved from while a recv was pending: the waiter moved along
@@ -514,13 +530,16 @@ class Receiver {
       ++next_;
       if (--slot.rem == 0) dead.swap(slot.val);
     }
-    waiter_.reset();
     s_.reset();
   }
 
   std::shared_ptr<detail::BroadcastShared<T>> s_;
   std::uint64_t next_ = 0;  // the position this receiver reads next (invariant 2)
-  std::unique_ptr<detail::BroadcastWaiter> waiter_;  // allocated on first poll_recv
+  detail::BroadcastWaiter waiter_;  // guarded by s_->mu (invariant 4)
+  // Owner only: waiter_ may be linked. Set when this receiver links it, cleared when it
+  // unlinks it; a sender that wakes it unlinks it without clearing this (hence "may"). A
+  // move needs the lock only when it is set.
+  bool may_wait_ = false;
 };
 static_assert(Future<Receiver<int>::Recv>);
 
