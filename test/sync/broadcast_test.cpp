@@ -682,4 +682,50 @@ TEST(Broadcast, stress_receiver_moved_while_a_sender_wakes_it) {
   EXPECT_EQ(next, n);
   EXPECT_EQ(wakes.load(), pendings) << "one wake per registration";
 }
+// Waiting receivers are a vector: one leaving moves the last one into its place, and a moved
+// receiver's entry follows it. Each registration is woken exactly once, by the next send.
+TEST(Broadcast, waiters_leave_and_move_in_any_order_and_the_rest_are_woken_once) {
+  auto [tx, r0] = broadcast::channel<int>(4);
+  auto r1 = tx.subscribe(), r2 = tx.subscribe(), r3 = tx.subscribe();
+  weft::testing::WakeCounter c0, c1, c2, c3;
+  weft::Waker w0 = c0.waker(), w1 = c1.waker(), w2 = c2.waker(), w3 = c3.waker();
+  weft::Context x0(w0), x1(w1), x2(w2), x3(w3);
+  EXPECT_TRUE(r0.poll_recv(x0).is_pending());
+  EXPECT_TRUE(r1.poll_recv(x1).is_pending());
+  EXPECT_TRUE(r2.poll_recv(x2).is_pending());
+  EXPECT_TRUE(r3.poll_recv(x3).is_pending());
+  { auto gone = std::move(r0); }             // the first leaves: the last takes its place
+  broadcast::Receiver<int> m3(std::move(r3));  // ...and moves
+  { auto gone = std::move(r1); }
+  EXPECT_TRUE(m3.poll_recv(x3).is_pending());  // still registered: no second entry
+  (void)tx.send(1);
+  EXPECT_EQ(c0.wakes(), 0);
+  EXPECT_EQ(c1.wakes(), 0);
+  EXPECT_EQ(c2.wakes(), 1);
+  EXPECT_EQ(c3.wakes(), 1);
+  (void)tx.send(2);
+  EXPECT_EQ(c2.wakes(), 1) << "a registration is woken once";
+  EXPECT_EQ(c3.wakes(), 1);
+  EXPECT_EQ(value_of(r2.try_recv()), 1);
+  EXPECT_EQ(value_of(m3.try_recv()), 1);
+}
+
+// A receiver woken by a send and then assigned a receiver of another channel waits on the
+// new channel only (its record of where it waited on the old one is gone with it).
+TEST(Broadcast, a_woken_receiver_assigned_another_channel_registers_afresh) {
+  auto [ta, ra] = broadcast::channel<int>(4);
+  auto [tb, rb] = broadcast::channel<int>(4);
+  weft::testing::WakeCounter a, b;
+  weft::Waker wa = a.waker(), wb = b.waker();
+  weft::Context ca(wa), cb(wb);
+  EXPECT_TRUE(ra.poll_recv(ca).is_pending());
+  (void)ta.send(1);  // wakes ra; its record is stale now
+  EXPECT_EQ(a.wakes(), 1);
+  ra = std::move(rb);  // rb never waited
+  EXPECT_TRUE(ra.poll_recv(cb).is_pending());
+  EXPECT_TRUE(ra.poll_recv(cb).is_pending());
+  (void)tb.send(2);
+  EXPECT_EQ(b.wakes(), 1);
+  EXPECT_EQ(value_of(ra.try_recv()), 2);
+}
 }  // namespace

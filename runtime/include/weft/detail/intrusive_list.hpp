@@ -1,7 +1,7 @@
 #pragma once
-// A doubly linked FIFO of waiter nodes, for the wait queues of Notify, Semaphore and the
-// broadcast channel. Not thread-safe: its owner guards it with a mutex. N has prev, next and
-// linked members: a WaitNode<N> gives them, with the waker to wake.
+// A doubly linked FIFO of waiter nodes, for the wait queues of Notify and Semaphore. Not
+// thread-safe: its owner guards it with a mutex. N has prev, next and linked members: a
+// WaitNode<N> gives them, with the waker to wake.
 #include "weft/waker.hpp"
 
 namespace weft::detail {
@@ -9,7 +9,7 @@ namespace weft::detail {
 /// What every waiter node holds, guarded by its list's owner: the links, whether it is
 /// linked, and the waker of the task waiting. A primitive's node derives from it and adds
 /// what that primitive records (Notify: how it was notified; Semaphore: a permit
-/// assigned; broadcast: the position waited for).
+/// assigned).
 template <class N>
 struct WaitNode {
   N* prev = nullptr;
@@ -36,19 +36,6 @@ class IntrusiveList {
     N* n = head_;
     if (n) unlink(n);
     return n;
-  }
-  /// Puts `n` (not linked) in the place of the linked node `old`, which leaves the list: for
-  /// a node that moves to a new address while it waits.
-  void replace(N* old, N* n) noexcept {
-    n->prev = old->prev;
-    n->next = old->next;
-    if (n->prev) n->prev->next = n;
-    else head_ = n;
-    if (n->next) n->next->prev = n;
-    else tail_ = n;
-    n->linked = true;
-    old->prev = old->next = nullptr;
-    old->linked = false;
   }
   void unlink(N* n) noexcept {
     if (n->prev) n->prev->next = n->next;

@@ -20,11 +20,17 @@
 // receivers copy each value, and one lock keeps the invariants below easy to check. Values
 // and wakers are destroyed, and wakers woken, after the lock is released (a value's or
 // waker's destructor may re-enter the channel); only a moved-from T is destroyed under it.
-// A receiver's waiter node is a member of the Receiver (tokio: of the Recv future), so
-// poll_recv works without a future (the Stream adaptor), a receiver costs no allocation of
-// its own, and a wake touches the memory its receiver's next poll reads (a subscriber with
-// thousands of receivers in a StreamMap keeps each one's state in one place). Moving a
-// Receiver that may be waiting moves its node into the list's place under the lock.
+// Waiting receivers (where tokio keeps an intrusive list of Recv futures): the channel keeps
+// one vector of (waker, waiter) for every receiver waiting for the next value, and each
+// receiver's place in it (an index and the generation of the vector). Every waiting
+// receiver waits for the value at tail (invariant 4), so a send takes the whole vector in
+// O(1) under the lock and wakes it after, reading the wakers from contiguous memory: a
+// fan-out to receivers spread over the heap (a subscriber's thousands of receivers in a
+// StreamMap, one woken per message) prefetches all their wakers' targets at once instead of
+// chasing a list through cold nodes, and never touches the receivers themselves. The
+// waiter is a member of the Receiver, so poll_recv works without a future (the Stream
+// adaptor) and a receiver costs no allocation of its own; moving a waiting Receiver
+// re-points its vector entry under the lock.
 //
 // Invariants (all under `detail::BroadcastShared::mu`):
 //   1. tail is the position of the next send. Slot i last held position `pos`, with
@@ -35,14 +41,17 @@
 //      held is at tail - capacity > r.
 //   3. slot.rem counts the receivers that were alive at the send and have not read it (or
 //      dropped); slot.val is engaged iff rem > 0 and the slot was not overwritten since.
-//   4. A Waiter is linked iff its receiver found nothing at r == tail (and the channel
-//      was not closed); its `want` is that r. The list is FIFO, so `want` ascends.
+//   4. A receiver's waiter is in `waiting` iff waiter.gen == wait_gen (then
+//      waiting[waiter.index].owner is that waiter). It was put there when the receiver
+//      found nothing at r == tail and the channel was not closed: tail has not moved since,
+//      since every send (and the close) empties `waiting` and starts a new generation.
 //
 // Capacity: rounded up to a power of two (as tokio), so `channel<T>(3)` holds 4 values; 0
 // throws std::invalid_argument.
 //
-// Complexity: send is O(1) plus O(k) for k woken receivers (woken in batches of 32, the lock
-// released between batches); recv is O(1) plus one copy of T (made under the lock); dropping
+// Complexity: send is O(1) under the lock plus O(k) for k woken receivers after it (and one
+// more lock to hand the emptied vector back for reuse); recv is O(1) amortized plus one copy
+// of T (made under the lock); dropping
 // a receiver is O(u) lock acquisitions for its u unread values (each gives up its share of
 // a slot). Memory: `capacity` slots of (std::optional<T>, two counters).
 //
@@ -65,10 +74,10 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "weft/coop.hpp"
-#include "weft/detail/intrusive_list.hpp"
-#include "weft/detail/wake_list.hpp"
+#include "weft/detail/prefetch.hpp"
 #include "weft/future.hpp"
 #include "weft/poll.hpp"
 #include "weft/stream/stream.hpp"
@@ -156,10 +165,16 @@ using StreamItem = Result<T, Lagged>;
 
 namespace weft::detail {
 
-/// A receiver waiting for position `want`. A member of its Receiver (a move relinks it);
-/// every field is guarded by BroadcastShared::mu.
-struct BroadcastWaiter : WaitNode<BroadcastWaiter> {
-  std::uint64_t want = 0;
+/// A receiver's place among the waiting ones (invariant 4). A member of its Receiver (a
+/// move re-points the entry); guarded by BroadcastShared::mu.
+struct BroadcastWaiter {
+  std::uint64_t gen = 0;    // the generation of `waiting` it was put in; 0: never
+  std::uint32_t index = 0;  // its entry, if gen is current
+};
+/// An entry of BroadcastShared::waiting.
+struct BroadcastWait {
+  Waker waker;
+  BroadcastWaiter* owner;
 };
 
 template <class T>
@@ -178,26 +193,27 @@ struct BroadcastShared {
   [[nodiscard]] std::uint64_t capacity() const noexcept { return mask + 1; }
   BroadcastSlot<T>& slot(std::uint64_t pos) noexcept { return buffer[pos & mask]; }
 
-  // Moves waiters for positions <= upto into `out` until it is full (invariant 4: they are
-  // at the front). True if some may be left (the caller relocks and calls again).
-  bool take_waiters_locked(std::uint64_t upto, WakeList& out) noexcept {
-    while (BroadcastWaiter* w = waiters.front()) {
-      if (w->want > upto) return false;
-      if (out.full()) return true;
-      waiters.unlink(w);
-      out.push(std::move(w->waker));
-    }
-    return false;
+  // Under mu, for a send or the close: every waiting receiver, which starts a new
+  // generation (invariant 4); the spare vector (empty, with capacity) takes its place.
+  std::vector<BroadcastWait> take_waiting_locked() noexcept {
+    std::vector<BroadcastWait> taken;
+    if (waiting.empty()) return taken;
+    taken.swap(waiting);
+    waiting.swap(spare);
+    ++wait_gen;
+    return taken;
   }
-  // Wakes every waiter for a position <= upto, in batches, never holding the lock while
-  // waking. Terminates: waiters linked after the caller's send want a later position.
-  void wake_waiters(std::uint64_t upto, WakeList& batch, bool more) noexcept {
-    for (;;) {
-      batch.wake_all();
-      if (!more) return;
-      std::lock_guard l(mu);
-      more = take_waiters_locked(upto, batch);
-    }
+  // Without the lock: wakes what take_waiting_locked took, then hands the vector back as the
+  // spare, so a steady stream of sends does not allocate.
+  void wake(std::vector<BroadcastWait>&& taken) noexcept {
+    if (taken.empty()) return;
+    // The targets are independent (receivers' tasks or map entries, often cold): touch them
+    // all first, so that their misses overlap instead of coming one wake at a time.
+    for (BroadcastWait& w : taken) prefetch_for_write(w.waker.data());
+    for (BroadcastWait& w : taken) std::move(w.waker).wake();
+    taken.clear();  // no-op wakers now
+    std::lock_guard l(mu);
+    if (spare.capacity() < taken.capacity()) spare.swap(taken);
   }
 
   std::mutex mu;
@@ -206,7 +222,9 @@ struct BroadcastShared {
   std::uint64_t tail = 0;             // guarded by mu: the position of the next send
   std::size_t rx_count = 1;           // guarded by mu: live receivers
   bool closed = false;                // guarded by mu: the last sender is gone
-  IntrusiveList<BroadcastWaiter> waiters;  // guarded by mu (invariant 4)
+  std::vector<BroadcastWait> waiting;  // guarded by mu (invariant 4)
+  std::vector<BroadcastWait> spare;    // guarded by mu: empty; a previous `waiting`'s storage
+  std::uint64_t wait_gen = 1;          // guarded by mu: the generation of `waiting`
   // Live senders. Written by Sender copies and drops; read only by those RMWs, to elect
   // the last sender, which then sets `closed` under mu. Publishes nothing by itself.
   std::atomic<std::size_t> tx_count{1};
@@ -253,14 +271,12 @@ class Sender {
     check();
     auto& s = *c_;
     std::optional<T> dead;  // the overwritten value, destroyed after the lock is released
-    detail::WakeList batch;
+    std::vector<detail::BroadcastWait> woken;
     std::size_t receivers;
-    std::uint64_t pos;
-    bool more;
     {
       std::lock_guard l(s.mu);
       if (s.rx_count == 0) return SendResult<T>::err(SendError<T>{std::move(value)});
-      pos = s.tail;
+      const std::uint64_t pos = s.tail;
       detail::BroadcastSlot<T>& slot = s.slot(pos);
       dead.swap(slot.val);  // engaged if some receiver never read it: it will see lagged
       slot.val.emplace(std::move(value));
@@ -268,9 +284,9 @@ class Sender {
       slot.rem = s.rx_count;
       s.tail = pos + 1;
       receivers = s.rx_count;
-      more = s.take_waiters_locked(pos, batch);
+      woken = s.take_waiting_locked();  // all of them: each waits for this value (invariant 4)
     }
-    s.wake_waiters(pos, batch, more);
+    s.wake(std::move(woken));
     return SendResult<T>::ok(receivers);
   }
 
@@ -297,14 +313,13 @@ class Sender {
   // The last sender is gone: wake every waiter; they will see closed once they have read
   // what is left. No waiter links after `closed` is set (invariant 4).
   void close() noexcept {
-    detail::WakeList batch;
-    bool more;
+    std::vector<detail::BroadcastWait> woken;
     {
       std::lock_guard l(c_->mu);
       c_->closed = true;
-      more = c_->take_waiters_locked(std::numeric_limits<std::uint64_t>::max(), batch);
+      woken = c_->take_waiting_locked();
     }
-    c_->wake_waiters(std::numeric_limits<std::uint64_t>::max(), batch, more);
+    c_->wake(std::move(woken));
   }
   std::shared_ptr<detail::BroadcastShared<T>> c_;
 };
@@ -463,37 +478,49 @@ class Receiver {
     if (--slot.rem == 0) dead.swap(slot.val);
     return Step::value;
   }
-  // Under mu: waits for next_ (== tail) with cx's waker; a replaced waker goes to `dropped`.
+  // Under mu: waits for the value at next_ (== tail) with cx's waker; a replaced waker goes
+  // to `dropped`. May throw (the vector grows): then nothing changed.
   void register_locked(Context& cx, Waker& dropped) {
+    detail::BroadcastShared<T>& s = *s_;
     detail::BroadcastWaiter& w = waiter_;
-    if (w.linked) {
-      // Still waiting for the same position (next_ only moves on a result, which unlinks).
-      if (!w.waker.will_wake(cx.waker())) dropped = std::exchange(w.waker, cx.waker());
+    if (w.gen == s.wait_gen) {
+      // Still waiting (next_ only moves on a result, which unregisters).
+      Waker& mine = s.waiting[w.index].waker;
+      if (!mine.will_wake(cx.waker())) dropped = std::exchange(mine, cx.waker());
       return;
     }
-    w.want = next_;
-    dropped = std::exchange(w.waker, cx.waker());
-    s_->waiters.push_back(&w);
+    s.waiting.push_back(detail::BroadcastWait{cx.waker(), &w});
+    w.gen = s.wait_gen;
+    w.index = static_cast<std::uint32_t>(s.waiting.size() - 1);
     may_wait_ = true;
   }
-  // Under mu: stops waiting; the waker goes to `dropped`.
+  // Under mu: stops waiting; the waker goes to `dropped`. The last entry moves into the
+  // hole (its owner's index follows it).
   void unregister_locked(Waker& dropped) noexcept {
-    if (waiter_.linked) {
-      s_->waiters.unlink(&waiter_);
-      dropped = std::move(waiter_.waker);
+    detail::BroadcastShared<T>& s = *s_;
+    detail::BroadcastWaiter& w = waiter_;
+    if (w.gen == s.wait_gen) {
+      dropped = std::move(s.waiting[w.index].waker);
+      if (w.index + 1 != s.waiting.size()) {
+        s.waiting[w.index] = std::move(s.waiting.back());
+        s.waiting[w.index].owner->index = w.index;
+      }
+      s.waiting.pop_back();
     }
+    w.gen = 0;
     may_wait_ = false;
   }
-  // Move construction and assignment, after s_ and next_ were taken from `o`: if o's node
-  // may be linked, this receiver's node takes its place in the list, with its waker and the
-  // position it waits for. Under the lock, since a sender may be unlinking it right now.
+  // Move construction and assignment, after s_ and next_ were taken from `o`: if o may be
+  // waiting, its entry in `waiting` now names this receiver's waiter. Under the lock, since
+  // a sender may be taking the vector right now.
   void take_waiter(Receiver& o) noexcept {
-    if (!std::exchange(o.may_wait_, false)) return;  // never linked since it last unlinked
+    waiter_ = detail::BroadcastWaiter{};  // a generation of another channel must not match
+    if (!std::exchange(o.may_wait_, false)) return;  // not registered since it last unregistered
     std::lock_guard l(s_->mu);
-    if (!o.waiter_.linked) return;  // a sender took it (and its waker) meanwhile
-    s_->waiters.replace(&o.waiter_, &waiter_);
-    waiter_.want = o.waiter_.want;
-    waiter_.waker = std::move(o.waiter_.waker);
+    if (o.waiter_.gen != s_->wait_gen) return;  // a send or the close took it meanwhile
+    waiter_ = o.waiter_;
+    s_->waiting[waiter_.index].owner = &waiter_;
+    o.waiter_.gen = 0;
     may_wait_ = true;
   }
   void cancel_wait() noexcept {
@@ -536,8 +563,8 @@ class Receiver {
   std::shared_ptr<detail::BroadcastShared<T>> s_;
   std::uint64_t next_ = 0;  // the position this receiver reads next (invariant 2)
   detail::BroadcastWaiter waiter_;  // guarded by s_->mu (invariant 4)
-  // Owner only: waiter_ may be linked. Set when this receiver links it, cleared when it
-  // unlinks it; a sender that wakes it unlinks it without clearing this (hence "may"). A
+  // Owner only: this receiver may be waiting. Set when it registers, cleared when it
+  // unregisters; a send that takes the waiting vector does not touch it (hence "may"). A
   // move needs the lock only when it is set.
   bool may_wait_ = false;
 };
