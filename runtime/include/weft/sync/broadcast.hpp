@@ -203,8 +203,9 @@ struct BroadcastShared {
     ++wait_gen;
     return taken;
   }
-  // Without the lock: wakes what take_waiting_locked took, then hands the vector back as the
-  // spare, so a steady stream of sends does not allocate.
+  // Without the lock: wakes what take_waiting_locked took, then hands the vector back, so a
+  // steady stream of sends does not allocate. If nothing registered meanwhile, the woken
+  // receivers re-register into the vector just read (in cache), not into the spare.
   void wake(std::vector<BroadcastWait>&& taken) noexcept {
     if (taken.empty()) return;
     // The targets are independent (receivers' tasks or map entries, often cold): touch them
@@ -213,6 +214,7 @@ struct BroadcastShared {
     for (BroadcastWait& w : taken) std::move(w.waker).wake();
     taken.clear();  // no-op wakers now
     std::lock_guard l(mu);
+    if (waiting.empty() && waiting.capacity() <= taken.capacity()) waiting.swap(taken);
     if (spare.capacity() < taken.capacity()) spare.swap(taken);
   }
 
