@@ -210,7 +210,7 @@ struct BroadcastShared {
     if (taken.empty()) return;
     // The targets are independent (receivers' tasks or map entries, often cold): touch them
     // all first, so that their misses overlap instead of coming one wake at a time.
-    for (BroadcastWait& w : taken) prefetch_for_write(w.waker.data());
+    for (BroadcastWait& w : taken) prefetch_head_for_write(w.waker.data());
     for (BroadcastWait& w : taken) std::move(w.waker).wake();
     taken.clear();  // no-op wakers now
     std::lock_guard l(mu);
