@@ -2,6 +2,8 @@
 // randomized differential test of the two against a model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <random>
@@ -786,38 +788,45 @@ TYPED_TEST(StreamMapTest, a_generator_that_throws_ends_after_its_exception) {
   EXPECT_EQ(got, (std::multiset<int>{1, 2, 3}));
   EXPECT_TRUE(t.get().empty()) << "the thrown-out generator ended and was removed";
 }
-// A stream whose move constructor throws on demand (always ready, yielding its id).
+// A stream whose move constructor throws once its budget of moves is spent (always ready,
+// yielding its id). `moves` is shared by the stream and everything moved from it.
 struct MoveThrows {
   using Item = int;
-  std::shared_ptr<bool> throw_on_move = std::make_shared<bool>(false);
+  std::shared_ptr<int> moves = std::make_shared<int>(1'000);
   int id = 0;
   explicit MoveThrows(int i) : id(i) {}
-  MoveThrows(MoveThrows&& o) : throw_on_move(o.throw_on_move), id(o.id) {
-    if (*throw_on_move) throw std::runtime_error("move failed");
+  MoveThrows(MoveThrows&& o) : moves(o.moves), id(o.id) {
+    if ((*moves)-- <= 0) throw std::runtime_error("move failed");
   }
-  MoveThrows& operator=(MoveThrows&& o) {
-    if (*o.throw_on_move) throw std::runtime_error("move failed");
-    throw_on_move = o.throw_on_move;
-    id = o.id;
-    return *this;
-  }
+  MoveThrows& operator=(MoveThrows&&) = delete;
   weft::Poll<std::optional<int>> poll_next(weft::Context&) { return std::optional<int>(id); }
 };
 
 // insert moves the stream into a new entry before it changes anything: a throwing move,
-// for a new key or a replaced one, leaves the map as it was.
+// of the new stream (new key or replaced key) or of the stream being replaced, leaves the
+// map as it was.
 TEST(ReadyStreamMap, a_stream_whose_move_throws_leaves_the_map_unchanged) {
   weft::ReadyStreamMap<int, MoveThrows> m;
-  (void)m.insert(1, MoveThrows(1));
+  MoveThrows first(1);
+  auto first_moves = first.moves;
+  (void)m.insert(1, std::move(first));
   MoveThrows bad(7);
-  *bad.throw_on_move = true;
+  *bad.moves = 1;  // the argument is built; the move into the entry throws
   EXPECT_THROW((void)m.insert(2, std::move(bad)), std::runtime_error);
+  *bad.moves = 1;
   EXPECT_THROW((void)m.insert(1, std::move(bad)), std::runtime_error);
   EXPECT_EQ(m.size(), 1u);
   EXPECT_FALSE(m.contains_key(2));
-  *bad.throw_on_move = false;
-  auto old = m.insert(2, std::move(bad));
-  EXPECT_FALSE(old.has_value());
+  // The stream in the map throws when moved out: replacing it fails, the map keeps it.
+  *first_moves = 0;
+  MoveThrows other(8);
+  EXPECT_THROW((void)m.insert(1, std::move(other)), std::runtime_error);
+  EXPECT_THROW((void)m.remove(1), std::runtime_error);
+  EXPECT_EQ(m.size(), 1u);
+  EXPECT_TRUE(m.contains_key(1)) << "a failed remove leaves the key indexed";
+  *first_moves = 1'000;
+  *bad.moves = 1'000;
+  EXPECT_FALSE(m.insert(2, std::move(bad)).has_value());
   MockTask t(std::move(m));
   std::multiset<int> got;
   for (int i = 0; i < 2; ++i) {
@@ -828,6 +837,40 @@ TEST(ReadyStreamMap, a_stream_whose_move_throws_leaves_the_map_unchanged) {
     got.insert((*p)->second);
   }
   EXPECT_EQ(got, (std::multiset<int>{1, 7})) << "key 1 still holds its first stream";
+  EXPECT_EQ(t.get().size(), 2u);
+}
+
+// Replacing a stream keeps the key already in the map (as VecStreamMap and
+// std::unordered_map do), which shows when KeyEqual calls different-looking keys equal.
+TEST(ReadyStreamMap, replacing_a_stream_keeps_the_key_already_there) {
+  struct NoCaseHash {
+    std::size_t operator()(const std::string& s) const {
+      std::string l;
+      for (char c : s) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      return std::hash<std::string>{}(l);
+    }
+  };
+  struct NoCaseEq {
+    bool operator()(const std::string& a, const std::string& b) const {
+      return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             });
+    }
+  };
+  weft::ReadyStreamMap<std::string, MoveThrows, NoCaseHash, NoCaseEq> m;
+  (void)m.insert("Key", MoveThrows(1));
+  auto old = m.insert("KEY", MoveThrows(2));
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->id, 1);
+  std::vector<std::string> keys;
+  for (const std::string& k : m.keys()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"Key"}));
+  MockTask t(std::move(m));
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready());
+  ASSERT_TRUE(p->has_value());
+  EXPECT_EQ((*p)->first, "Key");
+  EXPECT_EQ((*p)->second, 2);
 }
 
 // An entry's key and stream live in its reference-counted node, but leave with the entry:

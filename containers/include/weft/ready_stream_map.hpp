@@ -125,7 +125,14 @@ class ReadyStreamMap
         fresh->ref_dec();  // the only reference: deletes it
         throw;
       }
-      retire(std::exchange(slots_[found], fresh));
+      Entry* old_e = std::exchange(slots_[found], fresh);
+      // The key already in the map stays (as VecStreamMap and std::unordered_map keep it;
+      // it matters when KeyEqual calls different-looking keys equal).
+      if constexpr (std::is_nothrow_swappable_v<K>) {
+        using std::swap;
+        swap(fresh->kv->first, old_e->kv->first);
+      }
+      retire(old_e);
       enter_run(fresh);
       return old;
     }
@@ -150,9 +157,11 @@ class ReadyStreamMap
   /// Removes the stream under `key` (heterogeneous with transparent Hash and KeyEqual).
   template <class Q>
   std::optional<S> remove(const Q& key) {
-    const std::uint32_t i = index_.erase(hash_of(key), is_key(key));
+    const std::uint32_t h = hash_of(key);
+    const std::uint32_t i = index_.find(h, is_key(key));
     if (i == detail::FlatIndex::none) return std::nullopt;
-    std::optional<S> out(std::move(slots_[i]->kv->second));
+    std::optional<S> out(std::move(slots_[i]->kv->second));  // may throw: nothing changed yet
+    index_.erase(h, [i](std::uint32_t j) { return j == i; });
     free_slot(i);
     return out;
   }

@@ -44,16 +44,19 @@
 //   4. A receiver's waiter is in `waiting` iff waiter.gen == wait_gen (then
 //      waiting[waiter.index].owner is that waiter). It was put there when the receiver
 //      found nothing at r == tail and the channel was not closed: tail has not moved since,
-//      since every send (and the close) empties `waiting` and starts a new generation.
+//      since every send (and the close) empties `waiting` and starts a new generation
+//      (when `waiting` is already empty no waiter holds the current generation, so none is
+//      started). Wake order is registration order, except that a receiver leaving moves
+//      the last one into its place.
 //
 // Capacity: rounded up to a power of two (as tokio), so `channel<T>(3)` holds 4 values; 0
 // throws std::invalid_argument.
 //
 // Complexity: send is O(1) under the lock plus O(k) for k woken receivers after it (and one
 // more lock to hand the emptied vector back for reuse); recv is O(1) amortized plus one copy
-// of T (made under the lock); dropping
-// a receiver is O(u) lock acquisitions for its u unread values (each gives up its share of
-// a slot). Memory: `capacity` slots of (std::optional<T>, two counters).
+// of T (made under the lock); dropping a receiver is O(u) lock acquisitions for its u unread
+// values (each gives up its share of a slot). Memory: `capacity` slots of (std::optional<T>,
+// two counters), and two vectors of 24 bytes per receiver that waited at once (kept).
 //
 // Cooperative budget: poll_recv spends one unit when it returns a result (value, lagged or
 // closed) and returns Pending (after waking the task) when the task's budget is spent; so a
@@ -208,10 +211,16 @@ struct BroadcastShared {
   // receivers re-register into the vector just read (in cache), not into the spare.
   void wake(std::vector<BroadcastWait>&& taken) noexcept {
     if (taken.empty()) return;
-    // The targets are independent (receivers' tasks or map entries, often cold): touch them
-    // all first, so that their misses overlap instead of coming one wake at a time.
-    for (BroadcastWait& w : taken) prefetch_head_for_write(w.waker.data());
-    for (BroadcastWait& w : taken) std::move(w.waker).wake();
+    // The targets are independent (receivers' tasks or map entries, often cold): loading
+    // them a fixed distance ahead of the wakes overlaps their misses instead of taking them
+    // one wake at a time.
+    constexpr std::size_t ahead = 64;
+    const std::size_t n = taken.size();
+    for (std::size_t i = 0; i < n && i < ahead; ++i) prefetch_head_for_write(taken[i].waker.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + ahead < n) prefetch_head_for_write(taken[i + ahead].waker.data());
+      std::move(taken[i].waker).wake();
+    }
     taken.clear();  // no-op wakers now
     std::lock_guard l(mu);
     if (waiting.empty() && waiting.capacity() <= taken.capacity()) waiting.swap(taken);
@@ -313,7 +322,7 @@ class Sender {
     if (!c_) throw std::logic_error("weft::broadcast::Sender: used after being moved from");
   }
   // The last sender is gone: wake every waiter; they will see closed once they have read
-  // what is left. No waiter links after `closed` is set (invariant 4).
+  // what is left. No receiver registers after `closed` is set (invariant 4).
   void close() noexcept {
     std::vector<detail::BroadcastWait> woken;
     {
@@ -491,7 +500,11 @@ class Receiver {
       if (!mine.will_wake(cx.waker())) dropped = std::exchange(mine, cx.waker());
       return;
     }
-    s.waiting.push_back(detail::BroadcastWait{cx.waker(), &w});
+    if (s.waiting.size() >= std::numeric_limits<std::uint32_t>::max())
+      throw std::length_error("weft::broadcast: too many receivers waiting at once");
+    // Grown before the waker is cloned, so that a throw destroys no waker under the lock.
+    if (s.waiting.size() == s.waiting.capacity()) s.waiting.reserve(2 * s.waiting.size() + 1);
+    s.waiting.push_back(detail::BroadcastWait{cx.waker(), &w});  // no allocation: cannot throw
     w.gen = s.wait_gen;
     w.index = static_cast<std::uint32_t>(s.waiting.size() - 1);
     may_wait_ = true;
@@ -519,7 +532,10 @@ class Receiver {
     waiter_ = detail::BroadcastWaiter{};  // a generation of another channel must not match
     if (!std::exchange(o.may_wait_, false)) return;  // not registered since it last unregistered
     std::lock_guard l(s_->mu);
-    if (o.waiter_.gen != s_->wait_gen) return;  // a send or the close took it meanwhile
+    if (o.waiter_.gen != s_->wait_gen) {  // a send or the close took it meanwhile
+      o.waiter_.gen = 0;
+      return;
+    }
     waiter_ = o.waiter_;
     s_->waiting[waiter_.index].owner = &waiter_;
     o.waiter_.gen = 0;
