@@ -107,8 +107,8 @@ def redis_benchmark(port, test, pipeline, requests):
 def fanout(build, port, subscribers, channels):
     cmd = [os.path.join(build, "bench", "resp", "weft_resp_fanout"), "--port", str(port), "--subscribers",
            str(subscribers), "--channels", str(channels), "--messages", str(FANOUT_MESSAGES),
-           "--timeout-s", "120"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=180).stdout
+           "--timeout-s", "300"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=400).stdout
     r = json.loads(out)
     if r["receivers_counted"] != subscribers * FANOUT_MESSAGES:
         raise RuntimeError(f"fan-out: {r['receivers_counted']} receivers counted, expected "

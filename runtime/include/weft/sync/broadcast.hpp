@@ -173,6 +173,11 @@ namespace weft::detail {
 struct BroadcastWaiter {
   std::uint64_t gen = 0;    // the generation of `waiting` it was put in; 0: never
   std::uint32_t index = 0;  // its entry, if gen is current
+  // The identity (vtable, data) of the waker in that entry, compared, never called: a
+  // receiver polled again with the same waker (a task re-polling everything it waits on,
+  // as a scanning StreamMap does) sees it is still registered without reading the entry.
+  const void* waker_vtable = nullptr;
+  const void* waker_data = nullptr;
 };
 /// An entry of BroadcastShared::waiting.
 struct BroadcastWait {
@@ -494,18 +499,23 @@ class Receiver {
   void register_locked(Context& cx, Waker& dropped) {
     detail::BroadcastShared<T>& s = *s_;
     detail::BroadcastWaiter& w = waiter_;
+    const Waker& by = cx.waker();
     if (w.gen == s.wait_gen) {
       // Still waiting (next_ only moves on a result, which unregisters).
-      Waker& mine = s.waiting[w.index].waker;
-      if (!mine.will_wake(cx.waker())) dropped = std::exchange(mine, cx.waker());
+      if (w.waker_vtable == by.vtable() && w.waker_data == by.data()) return;  // Waker::will_wake
+      dropped = std::exchange(s.waiting[w.index].waker, by);
+      w.waker_vtable = by.vtable();
+      w.waker_data = by.data();
       return;
     }
     if (s.waiting.size() >= std::numeric_limits<std::uint32_t>::max())
       throw std::length_error("weft::broadcast: too many receivers waiting at once");
     // Grown before the waker is cloned, so that a throw destroys no waker under the lock.
     if (s.waiting.size() == s.waiting.capacity()) s.waiting.reserve(2 * s.waiting.size() + 1);
-    s.waiting.push_back(detail::BroadcastWait{cx.waker(), &w});  // no allocation: cannot throw
+    s.waiting.push_back(detail::BroadcastWait{by, &w});  // no allocation: cannot throw
     w.gen = s.wait_gen;
+    w.waker_vtable = by.vtable();
+    w.waker_data = by.data();
     w.index = static_cast<std::uint32_t>(s.waiting.size() - 1);
     may_wait_ = true;
   }
