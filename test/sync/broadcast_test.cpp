@@ -183,8 +183,8 @@ TEST(Broadcast, pending_receiver_woken_by_close) {
   EXPECT_TRUE(end->error().is_closed());
 }
 
-TEST(Broadcast, one_send_wakes_every_waiter_across_batches) {
-  constexpr int n = 70;  // more than two wake batches of 32
+TEST(Broadcast, one_send_wakes_every_waiter_past_the_prefetch_distance) {
+  constexpr int n = 70;  // more than the 64 targets a send prefetches ahead of its wakes
   auto [tx, rx] = broadcast::channel<int>(4);
   std::vector<broadcast::Receiver<int>> rxs;
   for (int i = 0; i < n; ++i) rxs.push_back(tx.subscribe());
@@ -623,7 +623,7 @@ TEST(Broadcast, a_receiver_moved_while_waiting_is_woken_in_its_new_place) {
   EXPECT_EQ(b.wakes(), 1);
   EXPECT_EQ(other.wakes(), 0);
   EXPECT_EQ(value_of(rx2.try_recv()), 2);
-  // Moving one that was woken (its node no longer linked) and polling it again.
+  // Moving one that was woken (a send took its entry) and polling it again.
   EXPECT_TRUE(rx2.poll_recv(cb).is_pending());
   (void)tx.send(3);
   EXPECT_EQ(b.wakes(), 2);

@@ -127,7 +127,8 @@ class ReadyStreamMap
       }
       Entry* old_e = std::exchange(slots_[found], fresh);
       // The key already in the map stays (as VecStreamMap and std::unordered_map keep it;
-      // it matters when KeyEqual calls different-looking keys equal).
+      // it matters when KeyEqual calls different-looking keys equal). A K whose swap may
+      // throw keeps the key passed in instead (a throw here would lose the old stream).
       if constexpr (std::is_nothrow_swappable_v<K>) {
         using std::swap;
         swap(fresh->kv->first, old_e->kv->first);
