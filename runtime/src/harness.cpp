@@ -52,7 +52,7 @@ void Harness::complete(TaskRef running, OwnedTasks& owned) noexcept {
   if (!s.join_interest()) {
     t->vtable->drop_output(t);  // R2: nobody will read it
   } else if (s.join_waker()) {
-    t->trailer.join_waker.wake_by_ref();  // R3: the field is ours to read while JOIN_WAKER is set
+    t->join_waker.wake_by_ref();  // R3: the field is ours to read while JOIN_WAKER is set
   }
   // The running reference, plus the owned list's unless shutdown already unlinked it: one
   // atomic step for both.

@@ -26,12 +26,12 @@ class OwnedTasks {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
     if (s.closed) return false;
-    assert(!t->trailer.owned_linked && "bound twice");
-    t->trailer.owned_prev = nullptr;
-    t->trailer.owned_next = s.head;
-    if (s.head) s.head->trailer.owned_prev = t;
+    assert(!t->owned.linked && "bound twice");
+    t->owned.prev = nullptr;
+    t->owned.next = s.head;
+    if (s.head) s.head->owned.prev = t;
     s.head = t;
-    t->trailer.owned_linked = true;
+    t->owned.linked = true;
     return true;
   }
 
@@ -39,11 +39,11 @@ class OwnedTasks {
   bool remove(Header* t) {
     Shard& s = shard_of(t);
     std::lock_guard lock(s.mu);
-    if (!t->trailer.owned_linked) return false;
-    if (t->trailer.owned_prev) t->trailer.owned_prev->trailer.owned_next = t->trailer.owned_next;
-    else s.head = t->trailer.owned_next;
-    if (t->trailer.owned_next) t->trailer.owned_next->trailer.owned_prev = t->trailer.owned_prev;
-    t->trailer.owned_linked = false;
+    if (!t->owned.linked) return false;
+    if (t->owned.prev) t->owned.prev->owned.next = t->owned.next;
+    else s.head = t->owned.next;
+    if (t->owned.next) t->owned.next->owned.prev = t->owned.prev;
+    t->owned.linked = false;
     return true;
   }
 
@@ -53,9 +53,9 @@ class OwnedTasks {
       Shard& s = *ps;
       std::lock_guard lock(s.mu);
       if (Header* t = s.head) {
-        s.head = t->trailer.owned_next;
-        if (s.head) s.head->trailer.owned_prev = nullptr;
-        t->trailer.owned_linked = false;
+        s.head = t->owned.next;
+        if (s.head) s.head->owned.prev = nullptr;
+        t->owned.linked = false;
         return t;
       }
     }
@@ -75,7 +75,7 @@ class OwnedTasks {
     Header* head = nullptr;
     bool closed = false;
   };
-  Shard& shard_of(Header* t) noexcept { return *shards_[t->trailer.id.value % shards]; }
+  Shard& shard_of(Header* t) noexcept { return *shards_[t->owned.id.value % shards]; }
   std::array<cache_padded<Shard>, shards> shards_;
 };
 

@@ -64,7 +64,7 @@ class Headers {
   }
   /// Gives headers [first, last) one id, so they land in one shard (whatever the sharding).
   void share_one_id(std::size_t first, std::size_t last) {
-    for (std::size_t i = first; i < last; ++i) hs_[i].trailer.id = hs_[first].trailer.id;
+    for (std::size_t i = first; i < last; ++i) hs_[i].owned.id = hs_[first].owned.id;
   }
 
  private:
@@ -78,7 +78,7 @@ class Headers {
 std::vector<std::size_t> drain(OwnedTasks& owned, Headers& hs) {
   std::vector<std::size_t> out;
   while (Header* h = owned.pop_any()) {
-    EXPECT_FALSE(h->trailer.owned_linked) << "pop_any unlinks";
+    EXPECT_FALSE(h->owned.linked) << "pop_any unlinks";
     out.push_back(hs.index(h));
   }
   return out;
@@ -103,7 +103,7 @@ TEST(OwnedTasks, smoke_bind_then_pop_any_returns_each_once) {
   Headers hs(n);
   for (std::size_t i = 0; i < n; ++i) {
     ASSERT_TRUE(owned.bind(hs[i]));
-    EXPECT_TRUE(hs[i]->trailer.owned_linked);
+    EXPECT_TRUE(hs[i]->owned.linked);
   }
   std::vector<std::size_t> all(n);
   for (std::size_t i = 0; i < n; ++i) all[i] = i;
@@ -117,7 +117,7 @@ TEST(OwnedTasks, remove_unlinks_once) {
   ASSERT_TRUE(owned.bind(hs[0]));
   ASSERT_TRUE(owned.bind(hs[1]));
   EXPECT_TRUE(owned.remove(hs[0]));
-  EXPECT_FALSE(hs[0]->trailer.owned_linked);
+  EXPECT_FALSE(hs[0]->owned.linked);
   EXPECT_FALSE(owned.remove(hs[0])) << "already unlinked";
   EXPECT_EQ(drain(owned, hs), std::vector<std::size_t>{1});
 }
@@ -164,7 +164,7 @@ TEST(OwnedTasks, bind_after_close_fails_and_leaves_the_task_out) {
   ASSERT_TRUE(owned.bind(hs[1]));
   owned.close();
   EXPECT_FALSE(owned.bind(hs[2]));
-  EXPECT_FALSE(hs[2]->trailer.owned_linked);
+  EXPECT_FALSE(hs[2]->owned.linked);
   EXPECT_FALSE(owned.remove(hs[2])) << "never entered";
   // Tasks bound before close stay, for shutdown to find; a completing one still removes.
   EXPECT_TRUE(owned.remove(hs[1]));
@@ -260,7 +260,7 @@ TEST(OwnedTasks, stress_shutdown_races_binds_and_removes) {
   std::size_t n_bound = 0, n_refused = 0, n_removed = 0;
   for (std::size_t i = 0; i < hs.size(); ++i) {
     ASSERT_NE(fate[i], untouched);
-    EXPECT_FALSE(hs[i]->trailer.owned_linked);
+    EXPECT_FALSE(hs[i]->owned.linked);
     if (fate[i] == bound) {
       ++n_bound;
       EXPECT_EQ(times_popped[i], 1) << "a bound task shutdown did not find exactly once: " << i;

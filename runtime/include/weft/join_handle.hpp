@@ -49,7 +49,7 @@ class AbortHandle {
   }
   [[nodiscard]] TaskId id() const {
     check_valid();
-    return t_->trailer.id;
+    return t_->owned.id;
   }
 
  private:
@@ -84,7 +84,7 @@ class [[nodiscard]] JoinHandle {
   [[nodiscard]] bool valid() const noexcept { return cell_ != nullptr; }
   [[nodiscard]] TaskId id() const {
     check_valid();
-    return cell_->trailer.id;
+    return cell_->owned.id;
   }
   /// True once the task has completed (with a value, an exception or cancellation).
   [[nodiscard]] bool is_finished() const {
@@ -155,10 +155,10 @@ class [[nodiscard]] JoinHandle {
   bool register_waker(detail::Snapshot s, Context& cx) {
     using detail::JoinOutcome;
     if (s.join_waker()) {
-      if (cell_->trailer.join_waker.will_wake(cx.waker())) return true;
+      if (cell_->join_waker.will_wake(cx.waker())) return true;
       if (cell_->state.unset_join_waker() == JoinOutcome::Complete) return false;
     }
-    cell_->trailer.join_waker = cx.waker();
+    cell_->join_waker = cx.waker();
     return cell_->state.set_join_waker() == JoinOutcome::Success;
   }
   void check_valid() const {
@@ -173,7 +173,7 @@ class [[nodiscard]] JoinHandle {
     if (cell_->state.drop_join_interest() == detail::JoinOutcome::Complete) {
       cell_->output.reset();  // R2: the output is ours; free it now.
     } else {
-      cell_->trailer.join_waker = Waker();  // R3: JOIN_WAKER is clear, the field is ours.
+      cell_->join_waker = Waker();  // R3: JOIN_WAKER is clear, the field is ours.
     }
     detail::drop_task_ref(cell_);
     cell_ = nullptr;
