@@ -22,10 +22,15 @@ struct WakerVTable {
   void (*drop)(void* data);
 };
 
+namespace detail {
+/// The no-op waker's operations (runtime/src/waker.cpp).
+extern const WakerVTable noop_waker_vtable;
+}  // namespace detail
+
 class Waker {
  public:
   /// A waker that does nothing (never null to call).
-  Waker() noexcept;
+  Waker() noexcept : vtable_(&detail::noop_waker_vtable), data_(nullptr) {}
   /// Adopts one reference to `data`.
   Waker(const WakerVTable* vtable, void* data) noexcept : vtable_(vtable), data_(data) {}
 
@@ -74,7 +79,10 @@ class Waker {
   static Waker from_fn(F fn);
 
  private:
-  void reset_to_noop() noexcept;
+  void reset_to_noop() noexcept {
+    vtable_ = &detail::noop_waker_vtable;
+    data_ = nullptr;
+  }
   const WakerVTable* vtable_;
   void* data_;
 };
