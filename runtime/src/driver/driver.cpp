@@ -58,7 +58,10 @@ Driver::Driver(Options o) {
     throw std::system_error(e, std::generic_category(), "weft: eventfd");
   }
   epoll_event ev{};
-  ev.events = EPOLLIN;  // level-triggered: readable until a turn reads it
+  // Edge-triggered: every write is an event of its own, reported by one epoll_wait, so a turn
+  // never reads the counter (as mio's eventfd waker; a level-triggered eventfd costs the woken
+  // thread a read(2) per wake-up to clear it).
+  ev.events = EPOLLIN | EPOLLET;
   ev.data.ptr = nullptr;  // nullptr marks the eventfd
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev) != 0) {
     const int e = errno;
@@ -81,7 +84,11 @@ void Driver::unpark() noexcept {
   // wake that came first).
   woken_.store(true, std::memory_order_release);
   const std::uint64_t one = 1;
-  // Fails only with EAGAIN when the counter is about to overflow: it is readable then.
+  if (::write(eventfd_, &one, sizeof one) >= 0) return;
+  // EAGAIN: the counter is at its maximum (2^64 - 2 unparks, nothing reads it). A failed write
+  // is no event: reset the counter and write again, so this unpark is one.
+  std::uint64_t v;
+  [[maybe_unused]] const ssize_t r = ::read(eventfd_, &v, sizeof v);
   [[maybe_unused]] const ssize_t n = ::write(eventfd_, &one, sizeof one);
 }
 
@@ -125,12 +132,7 @@ std::size_t Driver::dispatch(std::optional<std::chrono::nanoseconds> timeout) {
   const std::uint16_t tick = io_ ? io_->next_tick() : 0;
   for (int i = 0; i < n; ++i) {
     const epoll_event& ev = events[static_cast<std::size_t>(i)];
-    if (ev.data.ptr == nullptr) {
-      std::uint64_t v;
-      // Resets the counter (non-blocking; EAGAIN if it was read already).
-      [[maybe_unused]] const ssize_t r = ::read(eventfd_, &v, sizeof v);
-      continue;
-    }
+    if (ev.data.ptr == nullptr) continue;  // an unpark (edge-triggered: nothing to read)
     static_cast<ScheduledIo*>(ev.data.ptr)->dispatch(ev.events, tick);
     ++woken;
   }

@@ -9,8 +9,9 @@
 // I/O readiness, fire expired timers. Wakes run on the turning thread; on a worker they go to
 // its local queue (Scheduler::turn_driver turns the LIFO slot off meanwhile).
 //
-// Unpark: any thread writes the eventfd; a driver in epoll_wait returns, one about to call it
-// returns at once (the eventfd stays readable until the turn reads it). Who unparks: a
+// Unpark: any thread writes the eventfd (edge-triggered: each write queues one event, which
+// the next epoll_wait reports and consumes); a driver in epoll_wait returns, one about to call
+// it returns at once (the event waits in epoll's ready list). Who unparks: a
 // worker's Parker whose owner parks in the driver (parker.hpp, PARKED_DRIVER), and a timer
 // registered before the parked driver's wake-up (time_driver.hpp).
 #include <atomic>
@@ -66,7 +67,7 @@ class Driver {
 
  private:
   // One wait for events (epoll_pwait2; nullopt: no timeout) and their dispatch; returns the
-  // number of I/O events (the eventfd's is read, not counted).
+  // number of I/O events (the eventfd's is not counted).
   std::size_t dispatch(std::optional<std::chrono::nanoseconds> timeout);
 
   int epfd_ = -1;
