@@ -11,8 +11,8 @@
 // No lost wake-up in the driver: unpark's exchange and park_in_driver's CAS are RMWs of one
 // word. If the exchange comes first, the CAS fails on NOTIFIED and the park returns at once;
 // otherwise the unparker sees PARKED_DRIVER and writes the eventfd after the CAS, which makes
-// the turn's epoll_wait return (or return at once if it has not started: the eventfd stays
-// readable until a turn reads it).
+// the turn's epoll_wait return (or return at once if it has not started: the write's event
+// waits in epoll's ready list until a turn's epoll_wait reports it; driver.hpp).
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -36,11 +36,12 @@
 // must interrupt it: poll() reads both under `mu_`, where the parker wrote them before
 // sleeping (park_timeout), and asks the caller to unpark the driver. No lost wake: either the
 // registration's lock comes first and the parker computes its timeout with the new entry, or
-// the parker's comes first and the registration sees it parked and unparks (the eventfd stays
-// readable until the parker reads it). The unpark lowers `parked_until_` to the new tick (the
-// parker now wakes by then and recomputes from the wheel), so only a still earlier timer
-// unparks again. When nobody is parked (a busy runtime), registering a timer costs no unpark:
-// whoever parks next computes its timeout from the wheel.
+// the parker's comes first and the registration sees it parked and unparks (the eventfd's
+// event waits until the parker's epoll_wait reports it: only the parker turns the driver
+// meanwhile). The unpark lowers `parked_until_` to the new tick (the parker now wakes by
+// then and recomputes from the wheel), so only a still earlier timer unparks again. When
+// nobody is parked (a busy runtime), registering a timer costs no unpark: whoever parks next
+// computes its timeout from the wheel.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
