@@ -58,9 +58,9 @@ Driver::Driver(Options o) {
     throw std::system_error(e, std::generic_category(), "weft: eventfd");
   }
   epoll_event ev{};
-  // Edge-triggered: every write is an event of its own, reported by one epoll_wait, so a turn
-  // never reads the counter (as mio's eventfd waker; a level-triggered eventfd costs the woken
-  // thread a read(2) per wake-up to clear it).
+  // Edge-triggered: a write queues the event unless it is queued already, and the next
+  // epoll_wait reports and consumes it, so a turn never reads the counter (as mio's eventfd
+  // waker; a level-triggered eventfd costs the woken thread a read(2) per wake-up to clear it).
   ev.events = EPOLLIN | EPOLLET;
   ev.data.ptr = nullptr;  // nullptr marks the eventfd
   if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, eventfd_, &ev) != 0) {
@@ -105,8 +105,9 @@ std::size_t Driver::turn(std::optional<std::chrono::nanoseconds> limit) {
       std::size_t woken = dispatch(std::chrono::nanoseconds(0));
       // AcqRel: pairs with unpark's release store (an unpark before this point counts).
       if (woken_.exchange(false, std::memory_order_acq_rel) || woken > 0) return woken + time_->process();
-      if (time_->auto_advance()) return time_->process();
-      (void)time_->park_timeout();  // no timer: parked with no deadline
+      // No timer: parked with no deadline (one lock section with the look for a timer: a
+      // timer registered by another thread in between would see no parked driver).
+      if (time_->auto_advance_or_park()) return time_->process();
       parked = true;
     } else if (std::optional<std::chrono::nanoseconds> t = time_->park_timeout()) {
       parked = true;

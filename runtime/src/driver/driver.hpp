@@ -3,15 +3,15 @@
 // signal) and, with enable_io, the registered file descriptors (io_driver.hpp), plus the time
 // driver (time_driver.hpp). After tokio's runtime/driver.rs and park.rs.
 //
-// One thread at a time turns the driver: it holds `lock_` (try_lock; a worker that fails to
+// One thread at a time turns the driver: it holds `locked_` (try_lock; a worker that fails to
 // take it parks on its futex instead). A turn: release the I/O registrations dropped since the
 // last turn, compute the timeout (the caller's limit, the next timer), epoll_wait, dispatch
 // I/O readiness, fire expired timers. Wakes run on the turning thread; on a worker they go to
 // its local queue (Scheduler::turn_driver turns the LIFO slot off meanwhile).
 //
-// Unpark: any thread writes the eventfd (edge-triggered: each write queues one event, which
-// the next epoll_wait reports and consumes); a driver in epoll_wait returns, one about to call
-// it returns at once (the event waits in epoll's ready list). Who unparks: a
+// Unpark: any thread writes the eventfd (edge-triggered: a write queues the event unless it
+// is queued already; the next epoll_wait reports and consumes it); a driver in epoll_wait
+// returns, one about to call it returns at once (the event waits in epoll's ready list). Who unparks: a
 // worker's Parker whose owner parks in the driver (parker.hpp, PARKED_DRIVER), and a timer
 // registered before the parked driver's wake-up (time_driver.hpp).
 #include <atomic>

@@ -166,10 +166,16 @@ std::optional<nanoseconds> TimeDriver::park_timeout() {
   return left.count() > 0 ? left : nanoseconds(0);
 }
 
-bool TimeDriver::auto_advance() {
+bool TimeDriver::auto_advance_or_park() {
   std::lock_guard lock(mu_);
   const std::optional<std::uint64_t> next = wheel_.next_expiration();
-  if (!next) return false;
+  if (!next) {
+    // As park_timeout with an empty wheel; in the same lock section as the look above, so a
+    // registration either came before it (and is advanced to) or sees the driver parked.
+    parked_ = true;
+    parked_until_ = UINT64_MAX;
+    return false;
+  }
   const std::int64_t target = ns_of(instant_of(*next) - start_);
   // Relaxed: see now(); mu_ orders this with pause/resume/advance.
   if (target > frozen_ns_.load(std::memory_order_relaxed)) frozen_ns_.store(target, std::memory_order_relaxed);

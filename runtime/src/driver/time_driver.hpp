@@ -38,7 +38,8 @@
 // registration's lock comes first and the parker computes its timeout with the new entry, or
 // the parker's comes first and the registration sees it parked and unparks (the eventfd's
 // event waits until the parker's epoll_wait reports it: only the parker turns the driver
-// meanwhile). The unpark lowers `parked_until_` to the new tick (the parker now wakes by
+// meanwhile). With the clock paused, the look for a timer to advance to and the record of
+// parking are that one lock section (auto_advance_or_park). The unpark lowers `parked_until_` to the new tick (the parker now wakes by
 // then and recomputes from the wheel), so only a still earlier timer unparks again. When
 // nobody is parked (a busy runtime), registering a timer costs no unpark: whoever parks next
 // computes its timeout from the wheel.
@@ -102,9 +103,11 @@ class TimeDriver {
   /// How long a parked driver may sleep before the next timer is due (nullopt: no timer).
   /// Records that deadline as the parked one until process(true) (see the top of this file).
   std::optional<std::chrono::nanoseconds> park_timeout();
-  /// Paused clock only: moves it to the next timer's deadline (if later than now); true if
-  /// there is a timer.
-  bool auto_advance();
+  /// Paused clock only, under one lock: if a timer is registered, moves the clock to its
+  /// deadline (if later than now) and returns true; else records the driver as parked with
+  /// no deadline (as park_timeout) and returns false, so that a timer registered from now on
+  /// sees it parked and unparks it.
+  bool auto_advance_or_park();
   /// Whether any timer is registered (a hint for skipping a driver turn).
   [[nodiscard]] bool has_timers() const noexcept {
     // Relaxed: a hint; a timer registered meanwhile unparks the driver or waits for the

@@ -81,6 +81,8 @@ struct Header : QueueLink {
   // Cold: the JoinHandle's.
   Waker join_waker;  // R3
 };
+// The measured order (above): the hot part starts 40 bytes in, the frame pointer at 64.
+static_assert(sizeof(QueueLink) + sizeof(OwnedLink) == 40 && sizeof(TaskState) + 2 * sizeof(void*) == 24);
 
 // Implemented in runtime/src.
 std::uint64_t next_task_id() noexcept;
