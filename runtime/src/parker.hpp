@@ -12,9 +12,7 @@
 // word. If the exchange comes first, the CAS fails on NOTIFIED and the park returns at once;
 // otherwise the unparker sees PARKED_DRIVER and writes the eventfd after the CAS, which makes
 // the turn's epoll_wait return (or return at once if it has not started: the write's event
-// waits in epoll's ready list until a turn's epoll_wait reports it; driver.hpp). An unpark
-// made by the turning thread itself, during its own turn, comes after that turn's last
-// epoll_wait (or makes it return at once): it leaves NOTIFIED and writes nothing.
+// waits in epoll's ready list until a turn's epoll_wait reports it; driver.hpp).
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,7 +23,6 @@
 #include <chrono>
 #include <climits>
 #include <optional>
-#include <utility>
 
 namespace weft::detail {
 
@@ -62,17 +59,13 @@ class Parker {
     {
       // Leaves PARKED_DRIVER however the turn returns (an exception from epoll setup or a
       // std::bad_alloc included), else later unparks would write the eventfd instead of
-      // leaving a token. Marks this thread as turning for this parker meanwhile (unpark).
+      // leaving a token.
       struct Leave {
         std::atomic<int>& state;
         bool& notified;
-        const Parker* outer;
-        ~Leave() {
-          tls_turning_ = outer;
-          // Acquire: pairs with unpark's release exchange.
-          notified = state.exchange(EMPTY, std::memory_order_acquire) == NOTIFIED;
-        }
-      } leave{state_, notified, std::exchange(tls_turning_, this)};
+        // Acquire: pairs with unpark's release exchange.
+        ~Leave() { notified = state.exchange(EMPTY, std::memory_order_acquire) == NOTIFIED; }
+      } leave{state_, notified};
       driver_turn(driver_, timeout);
     }
     return notified;
@@ -140,22 +133,14 @@ class Parker {
     const int prev = state_.exchange(NOTIFIED, std::memory_order_release);
     if (prev == PARKED)
       syscall(SYS_futex, reinterpret_cast<int*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-    else if (prev == PARKED_DRIVER && tls_turning_ != this)
+    else if (prev == PARKED_DRIVER)
       driver_unpark(driver_);
-    // PARKED_DRIVER on the thread that is turning the driver for this parker: a wake made by
-    // the turn itself (its I/O dispatch or timers waking a task whose scheduling unparks this
-    // worker, or a current_thread block_on's own future). Those run after the turn's last
-    // epoll_wait, or make it return at once (Driver::turn), so NOTIFIED is enough: Leave
-    // reads it when the turn returns. An eventfd write would only make the next turn return
-    // at once for nothing.
   }
 
  private:
   static_assert(sizeof(std::atomic<int>) == sizeof(int) && std::atomic<int>::is_always_lock_free);
   std::atomic<int> state_{EMPTY};
   Driver* const driver_ = nullptr;
-  // The parker whose park_in_driver this thread is in (null outside a turn).
-  static inline thread_local const Parker* tls_turning_ = nullptr;
 };
 
 }  // namespace weft::detail
