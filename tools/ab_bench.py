@@ -8,30 +8,17 @@ weft binaries on a few workloads with many more processes, for rows whose sample
 modes that a process keeps (chained_spawn: the main thread and the chain's worker on one CPU
 or on two; see BENCHMARKS.md), where a median over few processes moves with the mix.
 
-Usage: tools/ab_bench.py [--rounds N] [--reps N] [--pin CPU] --filter REGEX LABEL=PATH LABEL=PATH...
+Usage: tools/ab_bench.py [--rounds N] [--reps N] [--pin CPU] --only NAME,... LABEL=PATH LABEL=PATH...
 Ratios are against the first LABEL. Example (the commit before issue 11 against this one):
-  tools/ab_bench.py --filter '^(chained_spawn|yield_many)/' pre11=build/variants/pre11_system \\
+  tools/ab_bench.py --only chained_spawn,yield_many pre11=build/variants/pre11_system \\
       now=build/release/bench/weft_bench_system
 """
 import argparse
-import json
+import os
 import statistics
-import subprocess
 import sys
 
-
-def run(path, filt, reps, pin):
-    cmd = ([] if pin is None else ["taskset", "-c", str(pin)]) + [
-        path, f"--benchmark_filter={filt}", f"--benchmark_repetitions={reps}", "--benchmark_format=json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    samples = []
-    for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") != "iteration":
-            continue
-        name = b["run_name"].split("/iterations:")[0]
-        scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
-        samples.append((name, b["real_time"] * scale / b.get("units", 1)))
-    return samples
+from bench_compare import run_weft  # the same processes and parsing as tools/bench
 
 
 def pct(v, q):
@@ -44,16 +31,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--pin", type=int, default=None, help="run every process on this CPU only")
-    ap.add_argument("--filter", required=True)
+    ap.add_argument("--only", required=True, help="workload names, comma-separated")
     ap.add_argument("binaries", nargs="+", metavar="LABEL=PATH")
     a = ap.parse_args()
     bins = dict(b.split("=", 1) for b in a.binaries)
     labels = list(bins)
+    names = a.only.split(",")
+    if a.pin is not None:
+        os.sched_setaffinity(0, {a.pin})  # inherited by every benchmark process
     res = {}
     for r in range(a.rounds):
         for lab in (labels if r % 2 == 0 else labels[::-1]):
-            for name, ns in run(bins[lab], a.filter, a.reps, a.pin):
-                res.setdefault(name, {}).setdefault(lab, []).append(ns)
+            for name, ns, units, _ in run_weft(bins[lab], names, a.reps, may_lack=True):
+                res.setdefault(name, {}).setdefault(lab, []).append(ns / units)
     print(f"{a.rounds} rounds x {a.reps} samples per binary, ns per unit: median (p10..p90)"
           + ("" if a.pin is None else f", pinned to CPU {a.pin}"))
     print("| workload | " + " | ".join(labels) + " | " + " | ".join(f"{l} / {labels[0]}" for l in labels[1:]) + " |")

@@ -11,9 +11,12 @@
 //
 // Unpark: any thread writes the eventfd (edge-triggered: a write queues the event unless it
 // is queued already; the next epoll_wait reports and consumes it); a driver in epoll_wait
-// returns, one about to call it returns at once (the event waits in epoll's ready list). Who unparks: a
-// worker's Parker whose owner parks in the driver (parker.hpp, PARKED_DRIVER), and a timer
-// registered before the parked driver's wake-up (time_driver.hpp).
+// returns, one about to call it returns at once (the event waits in epoll's ready list).
+// Who unparks: a worker's Parker whose owner parks in the driver (parker.hpp,
+// PARKED_DRIVER), and a timer registered before the parked driver's wake-up
+// (time_driver.hpp). The turning thread's own unparks write it too: a turn wakes things
+// before its wait as well (freeing dropped registrations drops wakers, and with them tasks
+// whose destructors may wake others), so only a write is sure to end the wait.
 #include <atomic>
 #include <chrono>
 #include <cstdint>

@@ -39,10 +39,11 @@
 // the parker's comes first and the registration sees it parked and unparks (the eventfd's
 // event waits until the parker's epoll_wait reports it: only the parker turns the driver
 // meanwhile). With the clock paused, the look for a timer to advance to and the record of
-// parking are that one lock section (auto_advance_or_park). The unpark lowers `parked_until_` to the new tick (the parker now wakes by
-// then and recomputes from the wheel), so only a still earlier timer unparks again. When
-// nobody is parked (a busy runtime), registering a timer costs no unpark: whoever parks next
-// computes its timeout from the wheel.
+// parking are that one lock section (auto_advance_or_park). The unpark lowers
+// `parked_until_` to the new tick (the parker now wakes by then and recomputes from the
+// wheel), so only a still earlier timer unparks again. When nobody is parked (a busy
+// runtime), registering a timer costs no unpark: whoever parks next computes its timeout
+// from the wheel.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
