@@ -760,6 +760,68 @@ TYPED_TEST(StreamMapTest, a_throwing_stream_is_polled_again_and_nothing_leaks) {
   EXPECT_FALSE(end->has_value()) << "every stream ended: so does the map";
 }
 
+// poll_next_many's own step (ReadyStreamMap builds items in place in the batch): a batch
+// keeps what it appended before a stream throws, and that stream's items come in the next.
+TYPED_TEST(StreamMapTest, a_batch_survives_a_throwing_stream) {
+  typename TypeParam::template map<int, Scripted> m;
+  std::vector<std::shared_ptr<Scripted::State>> st;
+  for (int k = 0; k < 2; ++k) {
+    Scripted sc;
+    st.push_back(sc.st);
+    (void)m.insert(k, std::move(sc));
+  }
+  MockTask t(std::move(m));
+  std::vector<std::pair<int, int>> out;
+  auto many = [&](std::size_t limit) { return t.enter([&](weft::Context& cx, auto& map) { return map.poll_next_many(cx, out, limit); }); };
+  EXPECT_TRUE(many(8).is_pending());
+  st[0]->items = {100};
+  st[0]->wake();
+  st[1]->items = {200, 201};
+  st[1]->throw_next = true;
+  st[1]->wake();
+  EXPECT_THROW((void)many(100), std::runtime_error);
+  auto after = many(100);
+  ASSERT_TRUE(after.is_ready());
+  std::multiset<std::pair<int, int>> got(out.begin(), out.end());
+  EXPECT_EQ(got, (std::multiset<std::pair<int, int>>{{0, 100}, {1, 200}, {1, 201}}))
+      << "what was appended before the throw stays; the thrower's items come next";
+  for (auto& x : st) {
+    x->closed = true;
+    x->wake();
+  }
+  auto end = many(100);
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_EQ(*end, 0u) << "every stream ended: so does the map";
+  EXPECT_TRUE(t.get().empty());
+}
+
+// ReadyStreamMap spends one unit per stream poll (VecStreamMap, as tokio-stream's map, does
+// not take part in the budget): a batch ends when the budget is spent, with what it has.
+TEST(ReadyStreamMap, a_batch_ends_when_the_budget_is_spent) {
+  weft::ReadyStreamMap<int, Scripted> m;
+  Scripted sc;
+  auto st = sc.st;
+  (void)m.insert(0, std::move(sc));
+  MockTask t(std::move(m));
+  std::vector<std::pair<int, int>> out;
+  auto many = [&](std::size_t limit) { return t.enter([&](weft::Context& cx, auto& map) { return map.poll_next_many(cx, out, limit); }); };
+  EXPECT_TRUE(many(8).is_pending());
+  for (int i = 0; i < 20; ++i) st->items.push_back(i);
+  st->wake();
+  {
+    weft::coop::BudgetScope budget(5);
+    auto p = many(100);
+    ASSERT_TRUE(p.is_ready());
+    EXPECT_EQ(*p, 5u) << "one unit per stream poll";
+    EXPECT_TRUE(t.is_woken()) << "the budget yield wakes the task";
+  }
+  auto rest = many(100);
+  ASSERT_TRUE(rest.is_ready());
+  EXPECT_EQ(*rest, 15u);
+  ASSERT_EQ(out.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(out[std::size_t(i)], (std::pair<int, int>(0, i))) << "in order";
+}
+
 TYPED_TEST(StreamMapTest, a_generator_that_throws_ends_after_its_exception) {
   using G = weft::stream::Generator<int>;
   typename TypeParam::template map<int, G> m;

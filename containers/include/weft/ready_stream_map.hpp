@@ -194,6 +194,41 @@ class ReadyStreamMap
   // detail::StreamMapCommon.
 
   Poll<std::optional<Item>> poll_next(Context& cx) {
+    std::optional<Item> item;
+    switch (poll_ready(cx, [&](const K& k, stream_item_t<S>&& v) { item.emplace(k, std::move(v)); })) {
+      case Polled::item:
+        return item;  // moved (implicit move on return)
+      case Polled::pending:
+        return pending;
+      case Polled::ended:
+        break;
+    }
+    return std::optional<Item>();
+  }
+
+  /// poll_next_many's step (detail::StreamMapCommon): as poll_next, but the item is built
+  /// in place at the end of `out` (one copy of the key, one move of the stream's item; a
+  /// poll_next result would be moved four more times on its way there).
+  detail::Appended poll_next_append(Context& cx, std::vector<Item>& out) {
+    switch (poll_ready(cx, [&](const K& k, stream_item_t<S>&& v) { out.emplace_back(k, std::move(v)); })) {
+      case Polled::item:
+        return detail::Appended::one;
+      case Polled::pending:
+        return detail::Appended::pending;
+      case Polled::ended:
+        break;
+    }
+    return detail::Appended::ended;
+  }
+
+ private:
+  enum class Polled : std::uint8_t { item, pending, ended };
+
+  // The ready entries' loop behind poll_next and poll_next_append: emit(key, item) for the
+  // first entry that yields one; pending if none is ready (the waker is registered) or the
+  // budget is spent; ended if the map is empty.
+  template <class Emit>
+  Polled poll_ready(Context& cx, Emit&& emit) {
     auto r = detail::consume_ready<Entry>(
         *shared_,
         [&](bool look_at_queue) {
@@ -201,21 +236,19 @@ class ReadyStreamMap
           return pop_front_run();
         },
         [&]() -> const Context* { return empty() ? nullptr : &cx; },  // an empty map ends
-        [&](Entry* e) { return poll_entry(e, cx); });
-    if (r) return std::move(*r);
-    if (empty()) return std::optional<Item>();
-    return pending;
+        [&](Entry* e) { return poll_entry(e, cx, emit); });
+    if (r) return *r;
+    return empty() ? Polled::ended : Polled::pending;
   }
 
- private:
   // Polls the stream of `e`, which came off the run list with the list's reference: its
-  // item, Pending if the budget is spent, or nothing (the stream is pending or finished:
-  // the map goes on to the next entry).
-  std::optional<Poll<std::optional<Item>>> poll_entry(Entry* e, Context& cx) {
-    using Result = Poll<std::optional<Item>>;
+  // item (handed to emit with the key), pending if the budget is spent, or nothing (the
+  // stream is pending or finished: the map goes on to the next entry).
+  template <class Emit>
+  std::optional<Polled> poll_entry(Entry* e, Context& cx, Emit& emit) {
     if (!coop::poll_proceed(cx)) {  // budget spent: it woke the task; resume here
       push_front_run(e);
-      return Result(pending);
+      return Polled::pending;
     }
     e->dequeued();  // from here on a wake queues it again (through the shared queue)
     std::pair<K, S>& kv = *e->kv;
@@ -239,13 +272,16 @@ class ReadyStreamMap
       e->ref_dec();  // the run list's reference; its waker re-queues it when it has more
       return std::nullopt;
     }
-    auto v = std::move(p).take();
+    auto& v = *p;
     if (v) {
       // It may have more: to the back of the run list, keeping its reference, unless a
       // wake during the poll already queued it (with a reference of its own).
       if (e->try_requeue_owned()) push_back_run(e);
       else e->ref_dec();
-      return Result(std::optional<Item>(Item(kv.first, std::move(*v))));
+      // Last: if building the item throws, the entry is already back in its place (the
+      // item is lost, as when poll_next_many's push_back throws).
+      emit(kv.first, std::move(*v));
+      return Polled::item;
     }
     // Finished: dropped without telling the user (as the baseline does).
     const std::uint32_t i = e->slot;

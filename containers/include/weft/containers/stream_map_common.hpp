@@ -18,6 +18,10 @@ namespace weft::detail {
 template <class Map>
 struct NextMany;
 
+/// What one step of poll_next_many did: appended an item, found nothing ready (or the budget
+/// spent), or found the map empty.
+enum class Appended : unsigned char { one, pending, ended };
+
 /// The base of a StreamMap `Map` (CRTP) whose items are `Item` (a (key, item) pair). Map
 /// provides insert(K, S), values(), empty() and poll_next(Context&).
 template <class Map, class Item>
@@ -42,17 +46,21 @@ class StreamMapCommon {
   Poll<std::size_t> poll_next_many(Context& cx, std::vector<Item>& out, std::size_t limit) {
     if (limit == 0) return std::size_t{0};
     std::size_t added = 0;
-    while (added < limit) {
-      auto p = self().poll_next(cx);
-      if (p.is_pending()) break;
-      auto v = std::move(p).take();
-      if (!v) break;  // ended
-      out.push_back(std::move(*v));
-      ++added;
-    }
+    while (added < limit && self().poll_next_append(cx, out) == Appended::one) ++added;
     if (added > 0) return added;
     if (self().empty()) return std::size_t{0};
     return pending;
+  }
+
+  /// One step of poll_next_many: poll_next, its item appended to `out`. A map may define its
+  /// own (ReadyStreamMap builds the item in place); this one hides it then.
+  Appended poll_next_append(Context& cx, std::vector<Item>& out) {
+    auto p = self().poll_next(cx);
+    if (p.is_pending()) return Appended::pending;
+    auto v = std::move(p).take();
+    if (!v) return Appended::ended;
+    out.push_back(std::move(*v));
+    return Appended::one;
   }
 
   /// `co_await map.next_many(out, limit)`: waits until at least one item is ready, then
