@@ -27,19 +27,29 @@ std::size_t PubSub::Table::size() const {
   return senders.size();
 }
 
-std::size_t PubSub::publish(std::string channel, std::string payload) {
-  const auto msg = std::make_shared<const Published>(Published{std::move(channel), std::move(payload)});
+Published::Published(std::string_view channel, std::string_view payload) {
+  frame_.reserve(channel.size() + payload.size() + 48);
+  frame_ = "*3\r\n$7\r\nmessage\r\n";
+  tail_at_ = frame_.size();
+  put_bulk(frame_, channel);
+  channel_len_ = channel.size();
+  channel_at_ = frame_.size() - 2 - channel_len_;  // put_bulk ends with the name and CRLF
+  put_bulk(frame_, payload);
+}
+
+std::size_t PubSub::publish(const std::string& channel, std::string_view payload) {
+  const auto msg = std::make_shared<const Published>(channel, payload);
   std::size_t receivers = 0;
   {
     std::shared_lock l(channels_.mu);
-    auto it = channels_.senders.find(msg->channel);
+    auto it = channels_.senders.find(channel);
     // An error means no receiver: the last one left and has not released the channel yet.
     if (it != channels_.senders.end())
       if (auto r = it->second.send(msg)) receivers += *r;
   }
   std::shared_lock l(patterns_.mu);
   for (auto& [pattern, tx] : patterns_.senders)
-    if (glob_match(pattern, msg->channel))
+    if (glob_match(pattern, msg->channel()))
       if (auto r = tx.send(msg)) receivers += *r;
   return receivers;
 }

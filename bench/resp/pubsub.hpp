@@ -30,9 +30,24 @@
 
 namespace weft_resp {
 
-struct Published {
-  std::string channel;
-  std::string payload;
+/// A published message, encoded once for all its subscribers: `frame` is the whole reply a
+/// channel subscriber gets (["message", channel, payload]), so each delivery is one append
+/// (redis shares its reply objects the same way); a pattern subscriber gets a pmessage header
+/// with its pattern, then the frame's tail (channel and payload).
+class Published {
+ public:
+  Published(std::string_view channel, std::string_view payload);
+  [[nodiscard]] std::string_view channel() const noexcept { return std::string_view(frame_).substr(channel_at_, channel_len_); }
+  /// The encoded ["message", channel, payload] reply.
+  [[nodiscard]] std::string_view message_frame() const noexcept { return frame_; }
+  /// The encoded channel and payload (the end of both replies).
+  [[nodiscard]] std::string_view tail() const noexcept { return std::string_view(frame_).substr(tail_at_); }
+
+ private:
+  std::string frame_;
+  std::size_t tail_at_ = 0;
+  std::size_t channel_at_ = 0;
+  std::size_t channel_len_ = 0;
 };
 using Message = std::shared_ptr<const Published>;
 
@@ -54,7 +69,7 @@ class PubSub {
 
   /// Sends to the channel's subscribers and to the matching patterns' subscribers; returns
   /// how many receivers will get it (redis's PUBLISH reply).
-  std::size_t publish(std::string channel, std::string payload);
+  std::size_t publish(const std::string& channel, std::string_view payload);
 
   /// Channels and patterns with subscribers (for the tests that check nothing leaks).
   [[nodiscard]] std::size_t channel_count() const { return channels_.size(); }

@@ -339,13 +339,12 @@ class Connection {
     }
     const Published& m = **r;
     if (key[0] == 'c') {
-      out_ += "*3\r\n$7\r\nmessage\r\n";
+      out_ += m.message_frame();
     } else {
       out_ += "*4\r\n$8\r\npmessage\r\n";
       put_bulk(out_, std::string_view(key).substr(1));
+      out_ += m.tail();
     }
-    put_bulk(out_, m.channel);
-    put_bulk(out_, m.payload);
     return true;
   }
 
@@ -423,7 +422,7 @@ class Connection {
       }
       case Cmd::publish:
         return put_integer(out_,
-                           static_cast<std::int64_t>(sh_->pubsub.publish(std::move(argv[1]), std::move(argv[2]))));
+                           static_cast<std::int64_t>(sh_->pubsub.publish(argv[1], argv[2])));
       case Cmd::subscribe:
       case Cmd::psubscribe: {
         const bool pattern = cmd == Cmd::psubscribe;
