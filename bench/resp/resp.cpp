@@ -45,6 +45,7 @@ Parser::Result Parser::fail(std::string msg, std::size_t consumed) {
   error_ = std::move(msg);
   argv_.clear();
   argv_.shrink_to_fit();
+  filled_ = 0;
   return {Status::error, consumed};
 }
 
@@ -109,14 +110,29 @@ Parser::Result Parser::parse(std::string_view in, Command& out) {
       if (in.size() - pos < len + 2) return {Status::incomplete, pos};
       if (in[pos + len] != '\r' || in[pos + len + 1] != '\n')
         return fail("Protocol error: bulk string not followed by CRLF", pos);
-      argv_.emplace_back(in.substr(pos, len));
+      // Into a string kept from an earlier request when there is one (its buffer is reused).
+      if (filled_ < argv_.size()) argv_[filled_].assign(in.data() + pos, len);
+      else argv_.emplace_back(in.substr(pos, len));
+      ++filled_;
       pos += len + 2;
       command_bytes_ += len;
       bulk_len_ = -1;
       --remaining_;
     }
-    out = std::move(argv_);
-    argv_ = Command();
+    // Handed over by swapping strings, so that the strings of `out` (a caller that keeps one
+    // Command for every request gives back the previous request's) come back here and the
+    // next request is read into their buffers: no allocation per argument once warm. What
+    // a large request left behind is not kept.
+    out.resize(filled_);
+    for (std::size_t i = 0; i < filled_; ++i) {
+      out[i].swap(argv_[i]);
+      if (argv_[i].capacity() > kept_capacity) argv_[i] = std::string();
+    }
+    if (argv_.size() > kept_args) {
+      argv_.resize(kept_args);
+      argv_.shrink_to_fit();
+    }
+    filled_ = 0;
     command_bytes_ = 0;
     return {Status::complete, pos};
   }

@@ -64,8 +64,10 @@ class Parser {
 
   explicit Parser(Limits limits = {}) noexcept : limits_(limits) {}
 
-  /// Parses at most one request from the front of `in`. After an error every later call
-  /// returns the same error without consuming anything.
+  /// Parses at most one request from the front of `in`. Complete: `out` holds exactly its
+  /// elements (whatever `out` held is taken back: pass the same Command every time and its
+  /// strings' buffers are reused). After an error every later call returns the same error
+  /// without consuming anything.
   Result parse(std::string_view in, Command& out);
 
   /// The message of the error (starting "Protocol error: "), empty while there is none.
@@ -81,7 +83,12 @@ class Parser {
   // `pos` past it; or the result to return (incomplete, or an error).
   std::optional<Result> read_length(std::string_view in, std::size_t& pos, bool bulk, std::int64_t& v);
   Limits limits_;
-  Command argv_;                 // the elements of the multibulk request read so far
+  // argv_[0, filled_): the elements of the multibulk request read so far; the rest are
+  // strings kept for their buffers (at most kept_args of them, each up to kept_capacity).
+  static constexpr std::size_t kept_args = 64;
+  static constexpr std::size_t kept_capacity = 4096;
+  Command argv_;
+  std::size_t filled_ = 0;
   std::size_t remaining_ = 0;    // elements still to read (0: between requests)
   std::int64_t bulk_len_ = -1;   // the length of the bulk whose header was read, or -1
   std::size_t command_bytes_ = 0;

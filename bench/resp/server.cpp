@@ -304,8 +304,7 @@ class Connection {
     input_drained_ = false;
     now_uses_ = 0;  // a new batch: the first command that needs the time reads the clock
     while (!closing_ && pending_output() < cfg_.max_output) {
-      Command argv;
-      const auto r = parser_.parse(std::string_view(in_).substr(in_begin_, in_end_ - in_begin_), argv);
+      const auto r = parser_.parse(std::string_view(in_).substr(in_begin_, in_end_ - in_begin_), argv_);
       in_begin_ += r.consumed;
       if (r.status == Parser::Status::incomplete) {
         input_drained_ = true;
@@ -319,7 +318,7 @@ class Connection {
         break;
       }
       sh_->stats.commands.fetch_add(1, std::memory_order_relaxed);
-      execute(argv);
+      execute(argv_);
     }
     if (in_begin_ == in_end_) {
       in_begin_ = in_end_ = 0;
@@ -511,7 +510,7 @@ class Connection {
       const auto d = std::chrono::milliseconds(std::min(*ms, max_ms));
       expires = weft::time::deadline_after(now(), d);
     }
-    sh_->store.set(argv[1], std::make_shared<const std::string>(argv[2]), expires);
+    sh_->store.set(argv[1], std::make_shared<const std::string>(std::move(argv[2])), expires);
     ok();
   }
 
@@ -607,6 +606,7 @@ class Connection {
   std::size_t out_off_ = 0;
   Subs subs_;
   std::vector<Item> batch_;
+  Command argv_;  // the request being executed; kept, so the parser reuses its strings
   bool registering_ = false;  // subscriptions added since the map was last drained unbudgeted
   weft::time::Instant now_{};      // see now()
   std::uint32_t now_uses_ = 0;

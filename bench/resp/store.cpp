@@ -19,11 +19,14 @@ Value Store::get(std::string_view key, Instant now) {
   return it->second.value;
 }
 
-void Store::set(std::string key, Value value, std::optional<Instant> expires) {
+void Store::set(std::string_view key, Value value, std::optional<Instant> expires) {
   Shard& s = shard_of(key);
   Value old;  // destroyed after unlocking: freeing a large value is not done under the lock
   std::lock_guard l(s.mu);
-  auto [it, inserted] = s.map.try_emplace(std::move(key));
+  // The key is copied only when it is new (overwriting, the common case, allocates nothing).
+  auto it = s.map.find(key);
+  const bool inserted = it == s.map.end();
+  if (inserted) it = s.map.emplace(std::string(key), Entry{}).first;
   Entry& e = it->second;
   if (!inserted && e.expires) s.deadlines.erase({*e.expires, &it->first});
   old = std::exchange(e.value, std::move(value));

@@ -40,7 +40,7 @@ class Store {
   /// The value of `key`, or null if it is absent or expired at `now`.
   Value get(std::string_view key, Instant now);
   /// Sets `key` (replacing any value and deadline); `expires`: when it stops existing.
-  void set(std::string key, Value value, std::optional<Instant> expires);
+  void set(std::string_view key, Value value, std::optional<Instant> expires);
   /// Removes `key`; true if it existed (and had not expired at `now`).
   bool del(std::string_view key, Instant now);
   /// Erases up to `max` keys whose deadline is at or before `now`; returns how many it erased

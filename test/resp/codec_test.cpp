@@ -112,6 +112,42 @@ TEST(RespParser, pipelined_requests_at_every_split) {
   }
 }
 
+// The server keeps one Command for every request (the parser takes its strings back for
+// their buffers): each result is exactly its request, whatever the previous one held, was
+// moved from or grew to, across sizes that the parser keeps and ones it drops.
+TEST(RespParser, one_command_reused_for_every_request) {
+  const std::string big(100000, 'v');
+  const std::vector<Command> requests = {
+      {"SET", "key:__rand_int__", "xxx"},
+      {"GET", "key:__rand_int__"},
+      {"SET", "k", big},
+      {"PING"},
+      {"MSET", "a", "1", "b", "2", "c", "3"},
+      {"ECHO", ""},
+      {"GET", "a-key-longer-than-the-small-string-buffer-of-libstdc++"},
+  };
+  std::string wire;
+  for (const auto& r : requests) weft_resp::put_command(wire, r);
+  wire += "PING inline\r\n";
+  weft_resp::put_command(wire, requests[1]);
+  Parser p;
+  Command c;
+  std::vector<Command> got;
+  std::string_view in = wire;
+  for (;;) {
+    const auto r = p.parse(in, c);
+    in.remove_prefix(r.consumed);
+    if (r.status != Parser::Status::complete) break;
+    got.push_back(c);
+    if (c.size() > 2) c[2] = std::string();  // moved from, as SET's value is
+  }
+  ASSERT_TRUE(in.empty());
+  std::vector<Command> want = requests;
+  want.push_back({"PING", "inline"});
+  want.push_back(requests[1]);
+  EXPECT_EQ(got, want);
+}
+
 TEST(RespParser, incomplete_input_keeps_only_the_unfinished_bulk) {
   Parser p;
   Command c;
