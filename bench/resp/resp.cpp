@@ -50,6 +50,24 @@ Parser::Result Parser::fail(std::string msg, std::size_t consumed) {
 }
 
 std::optional<Parser::Result> Parser::read_length(std::string_view in, std::size_t& pos, bool bulk, std::int64_t& v) {
+  // Fast path: up to 18 digits without a leading zero, then CRLF, within the limits (every
+  // length real clients send). Anything else takes the general path below, which decides
+  // exactly as before (errors included).
+  {
+    const std::size_t first = pos + 1;
+    const std::size_t stop = std::min(in.size(), first + 18);
+    std::size_t i = first;
+    std::int64_t n = 0;
+    while (i < stop && in[i] >= '0' && in[i] <= '9') n = n * 10 + (in[i++] - '0');
+    const std::size_t digits = i - first;
+    if (digits > 0 && digits <= limits_.max_inline && i + 1 < in.size() && in[i] == '\r' && in[i + 1] == '\n' &&
+        (digits == 1 || in[first] != '0') &&
+        static_cast<std::uint64_t>(n) <= (bulk ? limits_.max_bulk : limits_.max_args)) {
+      v = n;
+      pos = i + 2;
+      return std::nullopt;
+    }
+  }
   const char* kind = bulk ? "bulk" : "multibulk";
   std::size_t cr = 0;
   switch (find_line(in, pos + 1, limits_.max_inline, cr)) {

@@ -105,9 +105,20 @@ constexpr Spec commands[] = {
     {"hello", Cmd::hello, -1},
 };
 
+// Case-insensitive (command names are), without building a lower-case copy per request.
+bool equals_lower(std::string_view lower_name, std::string_view s) noexcept {
+  if (lower_name.size() != s.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != lower_name[i]) return false;
+  }
+  return true;
+}
+
 const Spec* find_spec(std::span<const Spec> table, std::string_view name) {
   for (const Spec& s : table)
-    if (s.name == name) return &s;
+    if (equals_lower(s.name, name)) return &s;
   return nullptr;
 }
 
@@ -361,8 +372,7 @@ class Connection {
   void ok() { out_ += "+OK\r\n"; }
 
   void execute(Command& argv) {
-    const std::string name = lower(argv[0]);
-    const Spec* spec = find_spec(commands, name);
+    const Spec* spec = find_spec(commands, argv[0]);
     if (!spec) {
       // redis's text: the name as sent, and the first arguments, 128 bytes at most.
       std::string args;
@@ -370,23 +380,23 @@ class Connection {
         args += "'" + argv[i].substr(0, 128 - args.size()) + "' ";
       return error("ERR unknown command '" + argv[0].substr(0, 128) + "', with args beginning with: " + args);
     }
-    std::string fullname = name;
+    const Spec* sub = nullptr;
     int arity = spec->arity;
     Cmd cmd = spec->cmd;
     if (auto subs = subcommands_of(cmd); !subs.empty() && argv.size() >= 2) {
-      const std::string sub = lower(argv[1]);
-      const Spec* s = find_spec(subs, sub);
-      if (!s)
+      sub = find_spec(subs, argv[1]);
+      if (!sub)
         return error("ERR unknown subcommand '" + argv[1].substr(0, 128) + "'. Try " + upper(argv[0]) + " HELP.");
-      fullname += "|" + sub;
-      arity = s->arity;
-      cmd = s->cmd;
+      arity = sub->arity;
+      cmd = sub->cmd;
     }
+    // The name in errors, lower case, as redis's: "config|get".
+    auto fullname = [&] { return std::string(spec->name) + (sub ? "|" + std::string(sub->name) : std::string()); };
     const auto argc = static_cast<int>(std::min<std::size_t>(argv.size(), 1u << 30));
     if ((arity > 0 && argc != arity) || argc < -arity)
-      return error("ERR wrong number of arguments for '" + fullname + "' command");
+      return error("ERR wrong number of arguments for '" + fullname() + "' command");
     if (!subs_.empty() && !spec->in_pubsub)
-      return error("ERR Can't execute '" + fullname +
+      return error("ERR Can't execute '" + fullname() +
                    "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
     run_command(cmd, argv);
   }
