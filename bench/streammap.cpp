@@ -70,7 +70,8 @@ weft::Task<double> one_active(std::uint64_t n, bool whole) {
     // The read span starts from a map whose streams have all been polled once (a new
     // stream starts ready; its first poll registers its waker): poll it once, untimed.
     weft::coop::BudgetScope unconstrained(-1);  // one poll visits every stream
-    weft::Context noop{weft::Waker()};
+    const weft::Waker noop_waker;
+    weft::Context noop{noop_waker};
     check(map.poll_next(noop).is_pending());
     t0 = Clock::now();
   }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,15 @@ struct ProbeWaker {
   }
   static constexpr WakerVTable vtable{&clone, &wake, &wake_by_ref, &drop};
 };
+
+
+// A Context refers to its waker, so one made from a temporary would dangle (the StreamMap
+// benchmark did that, and crashed once a later change moved its stack slots): it must not
+// compile. One made from a named Waker does.
+static_assert(!std::is_constructible_v<weft::Context, weft::Waker>);
+static_assert(!std::is_constructible_v<weft::Context, const weft::Waker&&>);
+static_assert(std::is_constructible_v<weft::Context, const weft::Waker&>);
+static_assert(std::is_constructible_v<weft::Context, weft::Waker&>);
 
 TEST(AtomicWaker, wake_with_nothing_registered_is_a_no_op) {
   AtomicWaker aw;

@@ -110,6 +110,9 @@ class WakerRef {
 class Context {
  public:
   explicit Context(const Waker& waker) noexcept : waker_(&waker) {}
+  /// A Context refers to its waker: one made from a temporary would dangle after the
+  /// statement (`Context cx{Waker()};`), so that does not compile.
+  Context(const Waker&&) = delete;
   [[nodiscard]] const Waker& waker() const noexcept { return *waker_; }
 
  private:
