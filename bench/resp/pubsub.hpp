@@ -30,7 +30,7 @@
 
 namespace weft_resp {
 
-/// A published message, encoded once for all its subscribers: `frame` is the whole reply a
+/// A published message, encoded once for all its subscribers: its frame is the whole reply a
 /// channel subscriber gets (["message", channel, payload]), so each delivery is one append
 /// (redis shares its reply objects the same way); a pattern subscriber gets a pmessage header
 /// with its pattern, then the frame's tail (channel and payload).

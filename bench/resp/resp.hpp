@@ -62,6 +62,11 @@ class Parser {
     std::size_t consumed;  ///< bytes of the input used (drop them before the next call)
   };
 
+  /// What the parser keeps between requests for reuse: at most this many strings, each with
+  /// at most this capacity (a caller keeping a Command trims it the same way).
+  static constexpr std::size_t kept_args = 64;
+  static constexpr std::size_t kept_capacity = 4096;
+
   explicit Parser(Limits limits = {}) noexcept : limits_(limits) {}
 
   /// Parses at most one request from the front of `in`. Complete: `out` holds exactly its
@@ -85,8 +90,6 @@ class Parser {
   Limits limits_;
   // argv_[0, filled_): the elements of the multibulk request read so far; the rest are
   // strings kept for their buffers (at most kept_args of them, each up to kept_capacity).
-  static constexpr std::size_t kept_args = 64;
-  static constexpr std::size_t kept_capacity = 4096;
   Command argv_;
   std::size_t filled_ = 0;
   std::size_t remaining_ = 0;    // elements still to read (0: between requests)
