@@ -41,6 +41,15 @@ int hex_value(char c) {
 
 }  // namespace
 
+void Parser::trim_kept(Command& c) {
+  for (std::string& a : c)
+    if (a.capacity() > kept_capacity) a = std::string();
+  if (c.size() > kept_args) {
+    c.resize(kept_args);
+    c.shrink_to_fit();
+  }
+}
+
 Parser::Result Parser::fail(std::string msg, std::size_t consumed) {
   error_ = std::move(msg);
   argv_.clear();
@@ -142,14 +151,8 @@ Parser::Result Parser::parse(std::string_view in, Command& out) {
     // next request is read into their buffers: no allocation per argument once warm. What
     // a large request left behind is not kept.
     out.resize(filled_);
-    for (std::size_t i = 0; i < filled_; ++i) {
-      out[i].swap(argv_[i]);
-      if (argv_[i].capacity() > kept_capacity) argv_[i] = std::string();
-    }
-    if (argv_.size() > kept_args) {
-      argv_.resize(kept_args);
-      argv_.shrink_to_fit();
-    }
+    for (std::size_t i = 0; i < filled_; ++i) out[i].swap(argv_[i]);
+    trim_kept(argv_);
     filled_ = 0;
     command_bytes_ = 0;
     return {Status::complete, pos};

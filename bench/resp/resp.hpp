@@ -63,9 +63,13 @@ class Parser {
   };
 
   /// What the parser keeps between requests for reuse: at most this many strings, each with
-  /// at most this capacity (a caller keeping a Command trims it the same way).
+  /// at most this capacity.
   static constexpr std::size_t kept_args = 64;
   static constexpr std::size_t kept_capacity = 4096;
+  /// Gives back what a large request left in `c` (strings over kept_capacity, elements past
+  /// kept_args), keeping the rest for reuse: the parser's own rule, for a caller that keeps
+  /// its Command between requests.
+  static void trim_kept(Command& c);
 
   explicit Parser(Limits limits = {}) noexcept : limits_(limits) {}
 

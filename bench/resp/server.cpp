@@ -331,11 +331,8 @@ class Connection {
       sh_->stats.commands.fetch_add(1, std::memory_order_relaxed);
       execute(argv_);
       // What a large request held is not kept until the next one (an idle connection would
-      // hold it): the parser takes back small strings only.
-      if (argv_.size() > Parser::kept_args) argv_ = Command();
-      else
-        for (std::string& a : argv_)
-          if (a.capacity() > Parser::kept_capacity) a = std::string();
+      // hold it).
+      Parser::trim_kept(argv_);
     }
     if (in_begin_ == in_end_) {
       in_begin_ = in_end_ = 0;

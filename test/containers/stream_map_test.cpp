@@ -726,18 +726,24 @@ struct Scripted {
   }
 };
 
-// A stream that throws stays in the map and is polled again, as VecStreamMap does: its
-// later items arrive and the map still ends. (ReadyStreamMap used to drop it from its run
-// list: its items never came, the map never ended, and the entry leaked.)
-TYPED_TEST(StreamMapTest, a_throwing_stream_is_polled_again_and_nothing_leaks) {
-  typename TypeParam::template map<int, Scripted> m;
-  std::vector<std::shared_ptr<Scripted::State>> st;
-  for (int k = 0; k < 3; ++k) {
+// A map of n Scripted streams under keys 0..n-1; their states go to `st`, in key order.
+template <class Map>
+Map scripted_map(int n, std::vector<std::shared_ptr<Scripted::State>>& st) {
+  Map m;
+  for (int k = 0; k < n; ++k) {
     Scripted sc;
     st.push_back(sc.st);
     (void)m.insert(k, std::move(sc));
   }
-  MockTask t(std::move(m));
+  return m;
+}
+
+// A stream that throws stays in the map and is polled again, as VecStreamMap does: its
+// later items arrive and the map still ends. (ReadyStreamMap used to drop it from its run
+// list: its items never came, the map never ended, and the entry leaked.)
+TYPED_TEST(StreamMapTest, a_throwing_stream_is_polled_again_and_nothing_leaks) {
+  std::vector<std::shared_ptr<Scripted::State>> st;
+  MockTask t(scripted_map<typename TypeParam::template map<int, Scripted>>(3, st));
   EXPECT_TRUE(t.poll_next().is_pending());
   st[1]->throw_next = true;
   st[1]->items = {10, 11};
@@ -763,14 +769,8 @@ TYPED_TEST(StreamMapTest, a_throwing_stream_is_polled_again_and_nothing_leaks) {
 // poll_next_many's own step (ReadyStreamMap builds items in place in the batch): a batch
 // keeps what it appended before a stream throws, and that stream's items come in the next.
 TYPED_TEST(StreamMapTest, a_batch_survives_a_throwing_stream) {
-  typename TypeParam::template map<int, Scripted> m;
   std::vector<std::shared_ptr<Scripted::State>> st;
-  for (int k = 0; k < 2; ++k) {
-    Scripted sc;
-    st.push_back(sc.st);
-    (void)m.insert(k, std::move(sc));
-  }
-  MockTask t(std::move(m));
+  MockTask t(scripted_map<typename TypeParam::template map<int, Scripted>>(2, st));
   std::vector<std::pair<int, int>> out;
   auto many = [&](std::size_t limit) { return t.enter([&](weft::Context& cx, auto& map) { return map.poll_next_many(cx, out, limit); }); };
   EXPECT_TRUE(many(8).is_pending());
