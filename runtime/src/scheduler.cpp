@@ -136,8 +136,12 @@ void Scheduler::maintenance(Worker& w, MaintenancePoll poll) {
   // turning the driver or there is nothing registered to look at.
   // Not through the parker: a poll must not consume an unpark token meant for the next park.
   if (poll == MaintenancePoll::poll_driver && driver_ && driver_->has_sources() && driver_->try_lock()) {
-    DriverTurn turn(w, *driver_, false);
-    (void)driver_->turn(std::chrono::nanoseconds(0));
+    {
+      DriverTurn turn(w, *driver_, false);
+      (void)driver_->turn(std::chrono::nanoseconds(0));
+    }
+    // The turn's wakes notified nobody (in_driver_turn): one notification for all of them.
+    if (!is_current_thread() && w.runnable() > 1) notify_parked();
   }
 }
 
@@ -251,8 +255,11 @@ void Scheduler::push_local(Worker& w, Header* notified) noexcept {
   if (is_current_thread()) return;  // the one worker is this thread
   // A lone runnable task is this worker's next one: no other worker is needed for it (see
   // "Waking idle workers" in scheduler.hpp; a stuck worker's lone task is rescued). The
-  // LIFO slot counts: a task displaced from it leaves two.
-  if (w.runnable() > 1) notify_parked();
+  // LIFO slot counts: a task displaced from it leaves two. During a driver turn the caller
+  // notifies once the turn is over (maintenance, park): a notification from inside a parked
+  // turn would pick this very worker, still listed as a sleeper, and write the eventfd to
+  // end its own next wait.
+  if (w.runnable() > 1 && !w.in_driver_turn) notify_parked();
 }
 
 void Scheduler::spawn(Header* notified) noexcept {

@@ -152,6 +152,10 @@ struct Worker {
   std::atomic<std::uint32_t> ticks{0};
   // Owner-only fields below: read and written by the thread acting as this worker.
   bool lifo_enabled = true;    // false once max_lifo_polls_per_tick ran in this tick
+  // True while this worker turns the driver (DriverTurn): its pushes wake nobody; the turn's
+  // caller wakes a worker afterwards if the turn left more than one task (as tokio, whose
+  // schedule_local does not notify while the core's parker is out for a driver turn).
+  bool in_driver_turn = false;
   bool inject_first = false;   // a task yielded: look at Inject before the next local task
   bool searching = false;
   std::uint32_t global_queue_interval = IntervalTuner::initial_interval;
@@ -294,9 +298,11 @@ class Scheduler {
     DriverTurn(Worker& worker, Driver& driver, bool lifo) noexcept
         : w(worker), d(driver), saved(worker.lifo_enabled) {
       w.lifo_enabled = lifo && saved;
+      w.in_driver_turn = true;
     }
     ~DriverTurn() {
       w.lifo_enabled = saved;
+      w.in_driver_turn = false;
       d.unlock();
     }
     DriverTurn(const DriverTurn&) = delete;

@@ -4,14 +4,22 @@
 // turn in progress; and a ping-pong of turns and unparks loses none (exact round count).
 // TimeDriver's paused park: with no timer it records the driver as parked, so a timer
 // registered next asks for an unpark; with a timer it moves the clock there instead.
+// In a runtime: a parked worker's turn that wakes several tasks does not unpark itself.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <system_error>
 #include <thread>
+#include <vector>
 
+#include "../support.hpp"
 #include "driver/driver.hpp"
 #include "driver/time_driver.hpp"
+#include "scheduler.hpp"
+#include "weft/io/async_fd.hpp"
 
 namespace {
 using weft::detail::Driver;
@@ -125,6 +133,55 @@ TEST(TimeDriver, a_paused_park_with_a_timer_advances_the_clock_to_it) {
   EXPECT_EQ(td.now() - t0, std::chrono::nanoseconds(5ms));
   EXPECT_EQ(td.process(), 1u) << "the timer is due at the new time";
   td.cancel(node);  // a no-op once fired; out of the wheel before it is destroyed otherwise
+}
+
+// A worker parked in the driver whose turn wakes several tasks queues them without notifying
+// anyone during the turn: a notification then would pick this very worker (still listed as
+// a sleeper) and write the eventfd to end its own next wait, a wasted system call and a
+// wasted epoll_wait per busy turn (as tokio, whose worker notifies after the turn). The K
+// pipes are made readable while the only worker is busy, so that one turn finds them all.
+TEST(DriverInRuntime, a_parked_turn_that_wakes_several_tasks_does_not_unpark_itself) {
+  constexpr int k = 8;
+  weft::Runtime rt(weft_test::mt(1));
+  Driver* d = rt.block_on([]() -> weft::Task<Driver*> { co_return weft::detail::current_scheduler()->driver(); }());
+  std::vector<int> rfd, wfd;
+  for (int i = 0; i < k; ++i) {
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    rfd.push_back(fds[0]);
+    wfd.push_back(fds[1]);
+  }
+  // Everything is spawned from this thread and nothing is awaited from it until the end:
+  // the only eventfd writes are the spawns' (before `before`) and any the worker makes.
+  std::atomic<int> started{0}, woke{0};
+  std::vector<weft::JoinHandle<void>> hs;
+  for (int fd : rfd)
+    hs.push_back(rt.spawn([](int fd, std::atomic<int>& started, std::atomic<int>& woke) -> weft::Task<void> {
+      weft::io::AsyncFd r(fd);  // owns (closes) the read end
+      started.fetch_add(1);
+      (void)co_await r.readable();
+      woke.fetch_add(1);
+    }(fd, started, woke)));
+  // The blocker runs after every reader has registered and suspended (one worker, spawns
+  // from outside run in order).
+  std::atomic<bool> running{false}, go{false};
+  auto blocker = rt.spawn([](std::atomic<bool>& running, std::atomic<bool>& go) -> weft::Task<void> {
+    running.store(true);
+    while (!go.load()) std::this_thread::yield();
+    co_return;
+  }(running, go));
+  while (!running.load()) std::this_thread::yield();
+  ASSERT_EQ(started.load(), k);
+  for (int w : wfd) ASSERT_EQ(::write(w, "x", 1), 1);
+  const std::uint64_t before = d->unparks();
+  go.store(true);
+  while (woke.load() < k) std::this_thread::yield();
+  EXPECT_EQ(d->unparks(), before) << "the worker's own turn wrote the eventfd";
+  rt.block_on([](std::vector<weft::JoinHandle<void>> hs, weft::JoinHandle<void> b) -> weft::Task<void> {
+    for (auto& h : hs) co_await h;
+    co_await b;
+  }(std::move(hs), std::move(blocker)));
+  for (int w : wfd) ::close(w);
 }
 
 }  // namespace

@@ -83,6 +83,8 @@ void Driver::unpark() noexcept {
   // Release: pairs with the paused turn's acq_rel exchange (it must not auto-advance past a
   // wake that came first).
   woken_.store(true, std::memory_order_release);
+  // Relaxed: a statistic (unparks()); the eventfd write is what wakes.
+  unparks_.fetch_add(1, std::memory_order_relaxed);
   const std::uint64_t one = 1;
   if (::write(eventfd_, &one, sizeof one) >= 0) return;
   // EAGAIN: the counter is at its maximum (2^64 - 2 unparks, nothing reads it). A failed write

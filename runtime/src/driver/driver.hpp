@@ -55,6 +55,10 @@ class Driver {
   std::size_t turn(std::optional<std::chrono::nanoseconds> limit);
   /// Interrupts the turn in progress, or the next one. Any thread.
   void unpark() noexcept;
+  /// How many unparks so far (each one an eventfd write): for tests and diagnostics.
+  [[nodiscard]] std::uint64_t unparks() const noexcept {
+    return unparks_.load(std::memory_order_relaxed);  // a statistic: orders nothing
+  }
   /// Whether a non-blocking turn could find anything (registrations or timers): a hint that
   /// lets busy workers skip the epoll_wait of their maintenance turn.
   [[nodiscard]] bool has_sources() const noexcept {
@@ -77,6 +81,7 @@ class Driver {
   int eventfd_ = -1;
   std::atomic<bool> locked_{false};
   std::atomic<bool> woken_{false};  // unpark() since the last turn (for auto-advance)
+  std::atomic<std::uint64_t> unparks_{0};
   std::unique_ptr<TimeDriver> time_;
   std::unique_ptr<IoDriver> io_;
 };
