@@ -127,6 +127,11 @@ class Parker {
     }
   }
 
+  /// Whether an unpark's token waits (the next park returns at once). Relaxed: a hint for a
+  /// busy-polling owner; the park that follows consumes the token with an acquire RMW, which
+  /// pairs with the unpark's release exchange.
+  [[nodiscard]] bool has_token() const noexcept { return state_.load(std::memory_order_relaxed) == NOTIFIED; }
+
   void unpark() noexcept {
     // Release: pairs with park's acquire, so what the caller did before unpark (pushing a
     // task, setting a flag) is visible to the woken thread.

@@ -48,6 +48,8 @@ Scheduler::Scheduler(RuntimeOptions opts)
   if (opts_.global_queue_interval && *opts_.global_queue_interval == 0)
     throw std::invalid_argument("weft::RuntimeOptions: global_queue_interval must be > 0 (or unset: self-tuning)");
   if (opts_.event_interval == 0) throw std::invalid_argument("weft::RuntimeOptions: event_interval must be > 0");
+  if (opts_.busy_poll < std::chrono::nanoseconds(0))
+    throw std::invalid_argument("weft::RuntimeOptions: busy_poll must be >= 0 (0: off)");
   if (opts_.randomize_schedule && (opts_.flavor != Flavor::current_thread || !opts_.rng_seed))
     throw std::invalid_argument(
         "weft::RuntimeOptions: randomize_schedule needs the current_thread flavour and an rng_seed");
@@ -151,6 +153,7 @@ Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nan
     DriverTurn turn(w, *driver_, lifo_wakes);
     // The clock only for a timed park (an untimed one never times out).
     const auto t0 = timeout ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    if (busy_poll(w)) return Woke::driver_event;
     if (w.parker.park_in_driver(timeout)) return Woke::unparked;
     if (timeout && std::chrono::steady_clock::now() - t0 >= *timeout) return Woke::timed_out;
     return Woke::driver_event;
@@ -158,6 +161,19 @@ Scheduler::Woke Scheduler::park_thread(Worker& w, std::optional<std::chrono::nan
   if (timeout) return w.parker.park_for(*timeout) ? Woke::unparked : Woke::timed_out;
   w.parker.park();
   return Woke::unparked;
+}
+
+bool Scheduler::busy_poll(Worker& w) {
+  if (opts_.busy_poll.count() <= 0 || opts_.start_paused || !driver_->has_sources()) return false;
+  // The worker is listed as a sleeper meanwhile (park), so a notifier picks it: its unpark
+  // finds the parker EMPTY, not PARKED_DRIVER, and leaves a token instead of writing the
+  // eventfd. The token ends the loop, and park_in_driver consumes it and returns at once.
+  const auto end = std::chrono::steady_clock::now() + opts_.busy_poll;
+  do {
+    if (w.parker.has_token()) return false;
+    if (driver_->turn(std::chrono::nanoseconds(0)) > 0) return true;
+  } while (std::chrono::steady_clock::now() < end);
+  return false;
 }
 
 bool Scheduler::has_local_work(const Worker& w) noexcept {

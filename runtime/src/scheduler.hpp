@@ -286,6 +286,9 @@ class Scheduler {
   /// the worker's futex. A driver turn may also return for an I/O event or a timer (whose
   /// wakes may have queued tasks on this worker), or at the timeout.
   Woke park_thread(Worker& w, std::optional<std::chrono::nanoseconds> timeout, bool lifo_wakes);
+  /// RuntimeOptions::busy_poll, in park_thread (the driver's lock held): non-blocking turns
+  /// until one wakes something (true), an unpark leaves its token or the time is up (false).
+  bool busy_poll(Worker& w);
   /// A driver turn on worker `w`, for a scope (the driver's lock is held, taken by the
   /// caller's try_lock; released at the end). `lifo`: whether the wakes it causes may use
   /// w's LIFO slot. A multi_thread worker parking lets them (as tokio's, whose core is back

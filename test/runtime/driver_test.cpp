@@ -4,7 +4,8 @@
 // turn in progress; and a ping-pong of turns and unparks loses none (exact round count).
 // TimeDriver's paused park: with no timer it records the driver as parked, so a timer
 // registered next asks for an unpark; with a timer it moves the clock there instead.
-// In a runtime: a parked worker's turn that wakes several tasks does not unpark itself.
+// In a runtime: a parked worker's turn that wakes several tasks does not unpark itself;
+// busy polling (RuntimeOptions::busy_poll) sees I/O, timers and wake-ups without sleeping.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "driver/time_driver.hpp"
 #include "scheduler.hpp"
 #include "weft/io/async_fd.hpp"
+#include "weft/sync/notify.hpp"
+#include "weft/time.hpp"
 
 namespace {
 using weft::detail::Driver;
@@ -182,6 +185,97 @@ TEST(DriverInRuntime, a_parked_turn_that_wakes_several_tasks_does_not_unpark_its
     co_await b;
   }(std::move(hs), std::move(blocker)));
   for (int w : wfd) ::close(w);
+}
+
+TEST(DriverInRuntime, a_negative_busy_poll_is_rejected) {
+  weft::RuntimeOptions o;
+  o.busy_poll = std::chrono::nanoseconds(-1);
+  EXPECT_THROW(weft::Runtime rt(o), std::invalid_argument);
+}
+
+// A pipe whose read end a task waits on (so the driver has a registration to poll).
+struct Waiting {
+  int w = -1;
+  weft::JoinHandle<void> reader;
+  explicit Waiting(weft::Runtime& rt) {
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) throw std::system_error(errno, std::system_category(), "pipe2");
+    w = fds[1];
+    reader = rt.spawn([](int fd) -> weft::Task<void> {
+      weft::io::AsyncFd r(fd);
+      (void)co_await r.readable();
+    }(fds[0]));
+  }
+  void finish(weft::Runtime& rt) {
+    EXPECT_EQ(::write(w, "x", 1), 1);
+    EXPECT_TRUE(rt.block_on(std::move(reader)).has_value());
+    ::close(w);
+  }
+};
+
+// Without busy polling an idle worker sleeps in epoll_wait, and a spawn from outside writes
+// the eventfd to wake it; with it, the worker is still polling and the spawn leaves a token
+// on its parker instead (no eventfd write, and the task runs).
+TEST(DriverInRuntime, a_busy_polling_worker_is_woken_without_the_eventfd) {
+  for (auto busy : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(1h)}) {
+    weft::RuntimeOptions o = weft_test::mt(1);
+    o.busy_poll = busy;
+    weft::Runtime rt(o);
+    Driver* d = rt.block_on([]() -> weft::Task<Driver*> { co_return weft::detail::current_scheduler()->driver(); }());
+    Waiting pipe(rt);
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(5ms);  // the worker is idle by then (asleep, or polling)
+      const std::uint64_t before = d->unparks();
+      std::atomic<bool> ran{false};
+      auto h = rt.spawn([](std::atomic<bool>& ran) -> weft::Task<void> {
+        ran.store(true);
+        co_return;
+      }(ran));
+      while (!ran.load()) std::this_thread::yield();
+      if (busy.count() > 0) EXPECT_EQ(d->unparks(), before) << "round " << i;
+      else EXPECT_GT(d->unparks(), before) << "round " << i << ": the worker was not asleep in the driver";
+      EXPECT_TRUE(rt.block_on(std::move(h)).has_value());
+    }
+    pipe.finish(rt);
+  }
+}
+
+// A worker that never stops polling (an hour) still handles I/O readiness, timers and
+// wake-ups from other threads, and the runtime shuts down at once.
+TEST(DriverInRuntime, busy_polling_sees_io_timers_and_wakes_and_shuts_down) {
+  for (bool current : {false, true}) {
+    auto t_shutdown = Clock::now();
+    int idle_w = -1;
+    {
+      weft::RuntimeOptions o = current ? weft_test::ct() : weft_test::mt(1);
+      o.busy_poll = 1h;
+      weft::Runtime rt(o);
+      Waiting pipe(rt);
+      std::jthread writer([&] {
+        std::this_thread::sleep_for(20ms);
+        EXPECT_EQ(::write(pipe.w, "x", 1), 1);
+      });
+      EXPECT_TRUE(rt.block_on(std::move(pipe.reader)).has_value());  // I/O readiness
+      ::close(pipe.w);
+      rt.block_on([]() -> weft::Task<void> {
+        const auto t0 = Clock::now();
+        co_await weft::time::sleep(5ms);  // a timer
+        EXPECT_GE(Clock::now() - t0, 5ms);
+        weft::Notify n;  // a wake from another thread
+        std::jthread t([&] {
+          std::this_thread::sleep_for(10ms);
+          n.notify_one();
+        });
+        co_await n.notified();
+      }());
+      Waiting idle(rt);  // the runtime is dropped while its worker polls, its reader waiting
+      idle_w = idle.w;
+      std::this_thread::sleep_for(20ms);
+      t_shutdown = Clock::now();
+    }
+    ::close(idle_w);
+    EXPECT_LT(Clock::now() - t_shutdown, 5s) << (current ? "current_thread" : "multi_thread");
+  }
 }
 
 }  // namespace

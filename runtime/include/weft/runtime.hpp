@@ -75,6 +75,15 @@ struct RuntimeOptions {
   /// has nothing to run, straight to the next timer, so timer tests run instantly and
   /// deterministically.
   bool start_paused = false;
+  /// Busy polling, as Linux's SO_BUSY_POLL: a worker about to sleep in the driver first
+  /// polls it without blocking (epoll_wait with a zero timeout, in a loop) for up to this
+  /// long, while something is registered with it (an I/O resource or a timer). An event or
+  /// a wake-up that comes within that time is handled without the worker falling asleep and
+  /// being woken: lower latency, and a peer on another core that sends to an idle runtime
+  /// does not pay for waking its thread. Costs CPU: up to this much spinning each time a
+  /// worker runs out of work while the driver has something to wait for. Zero (the
+  /// default): off. Not with start_paused (its clock moves only when the runtime is idle).
+  std::chrono::nanoseconds busy_poll{0};
   /// The blocking pool (weft::spawn_blocking): at most this many threads, started on
   /// demand; a thread idle for thread_keep_alive exits. Tasks beyond the limit wait in a
   /// queue.
