@@ -4,6 +4,8 @@
 Servers, all on 127.0.0.1 and started fresh for each round:
   redis       redis-server 7 (Debian's), no persistence (--save "" --appendonly no)
   weft        bench/resp's weft_resp_server (subscriptions in weft::StreamMap, the ready set)
+  weft_busy   the same binary with --busy-poll-us 50 (weft::RuntimeOptions::busy_poll: its
+              worker polls epoll for up to 50 us before it sleeps; more CPU, fewer sleeps)
   weft_vec    the same server built with weft::VecStreamMap (the scanning baseline)
 
 Loads, each run in rounds (the servers' order rotates every round; each figure is the median
@@ -14,6 +16,8 @@ of the rounds, the spread shown):
   fan-out (bench/resp/fanout.cpp): S subscriber connections each on the same C channels, one
     publisher (pipelined), every subscriber receiving every message; deliveries/s and
     publish-to-receive p50 / p99; C = 10 and 10,000.
+Each cell also shows the server's CPU time over the load (all its threads, from
+/proc/PID/task/*/schedstat), since a busy-polling server spends CPU to save latency.
 
 Usage: resp_bench.py --build DIR [--rounds N] [--requests N] [--workers N] [--json F]
        [--markdown F] [--only bench,fanout] [--servers redis,weft,weft_vec]
@@ -30,7 +34,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_compare import write_outputs  # noqa: E402
 
-SERVERS = ["redis", "weft", "weft_vec"]
+SERVERS = ["redis", "weft", "weft_busy", "weft_vec"]
+BUSY_POLL_US = 50
 TESTS = ["PING_INLINE", "PING_MBULK", "SET", "GET", "PUBLISH"]
 PIPELINES = [1, 16]
 CLIENTS = 50
@@ -70,12 +75,26 @@ class Server:
             cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"]
         else:
-            binary = "weft_resp_server" if self.name == "weft" else "weft_resp_server_vec"
+            binary = "weft_resp_server_vec" if self.name == "weft_vec" else "weft_resp_server"
             cmd = [os.path.join(self.build, "bench", "resp", binary), "--port", str(self.port),
                    "--workers", str(self.workers), "--max-clients", "20000"]
+            if self.name == "weft_busy":
+                cmd += ["--busy-poll-us", str(BUSY_POLL_US)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_port(self.port, self.proc)
         return self
+
+    def cpu_ms(self):
+        """CPU time of all the server's threads so far, in ms (schedstat: ns on the CPU)."""
+        total = 0
+        task_dir = f"/proc/{self.proc.pid}/task"
+        for t in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, t, "schedstat")) as f:
+                    total += int(f.read().split()[0])
+            except FileNotFoundError:  # a thread that just exited
+                pass
+        return total / 1e6
 
     def __exit__(self, *exc):
         self.proc.terminate()
@@ -143,12 +162,14 @@ def main():
                     for p in PIPELINES:
                         for t in TESTS:
                             n = a.requests * (4 if p > 1 else 1)
-                            samples.setdefault(("bench", f"{t} -P {p}", name), []).append(
-                                redis_benchmark(srv.port, t, p, n))
+                            c0 = srv.cpu_ms()
+                            r = redis_benchmark(srv.port, t, p, n)
+                            samples.setdefault(("bench", f"{t} -P {p}", name), []).append(r + (srv.cpu_ms() - c0,))
                 if "fanout" in only:
                     for s, c in FANOUT:
-                        samples.setdefault(("fanout", f"S={s} C={c}", name), []).append(
-                            fanout(a.build, srv.port, s, c))
+                        c0 = srv.cpu_ms()
+                        r = fanout(a.build, srv.port, s, c)
+                        samples.setdefault(("fanout", f"S={s} C={c}", name), []).append(r + (srv.cpu_ms() - c0,))
             print(f"round {rnd + 1}/{a.rounds}: {name} done", file=sys.stderr, flush=True)
 
     rows = []
@@ -167,6 +188,7 @@ def main():
                     "throughput_spread": spread([x[0] for x in xs]),
                     "p50": statistics.median(x[1] for x in xs),
                     "p99": statistics.median(x[2] for x in xs),
+                    "cpu_ms": statistics.median(x[3] for x in xs),
                     "samples": xs,
                 }
             rows.append({"kind": kind, "row": row, "servers": cells})
@@ -180,22 +202,26 @@ def main():
         tput, lat = unit[kind]
         title = "redis-benchmark, 50 clients" if kind == "bench" else \
             f"pub/sub fan-out, {FANOUT_MESSAGES:,} messages, one publisher"
-        lines.append(f"\n{title} ({tput}: median (min..max) of {a.rounds} rounds; latency p50 / p99 in {lat}):\n")
-        lines.append(f"| load | {' | '.join(SERVERS)} | weft / redis | weft_vec / redis | p99 weft / redis |")
-        lines.append("|---|" + "---|" * (len(SERVERS) + 3))
+        lines.append(f"\n{title} ({tput}: median (min..max) of {a.rounds} rounds; latency p50 / p99 in {lat}; "
+                     "server CPU time over the load in ms):\n")
+        lines.append(f"| load | {' | '.join(SERVERS)} | weft / redis | weft_busy / redis | weft_vec / redis | "
+                     "p99 weft / redis | p99 weft_busy / redis |")
+        lines.append("|---|" + "---|" * (len(SERVERS) + 5))
         for r in kr:
             c = r["servers"]
             def cell(n):
                 if n not in c:
                     return "-"
                 x = c[n]
-                return f"{x['throughput']:,.0f} ({x['throughput_spread']}); {x['p50']:g} / {x['p99']:g}"
+                return (f"{x['throughput']:,.0f} ({x['throughput_spread']}); {x['p50']:g} / {x['p99']:g}; "
+                        f"cpu {x['cpu_ms']:,.0f}")
             def ratio(n, field):
                 if n not in c or "redis" not in c or c["redis"][field] == 0:
                     return "-"
                 return f"{c[n][field] / c['redis'][field]:.2f}"
             lines.append(f"| {r['row']} | {' | '.join(cell(n) for n in SERVERS)} | {ratio('weft', 'throughput')} | "
-                         f"{ratio('weft_vec', 'throughput')} | {ratio('weft', 'p99')} |")
+                         f"{ratio('weft_busy', 'throughput')} | {ratio('weft_vec', 'throughput')} | "
+                         f"{ratio('weft', 'p99')} | {ratio('weft_busy', 'p99')} |")
     fan = {r["row"]: r["servers"] for r in rows if r["kind"] == "fanout"}
     if len(fan) == 2:
         lo, hi = sorted(fan, key=lambda r: int(r.split("C=")[1]))

@@ -4,12 +4,16 @@
 //
 //   weft_resp_server [--port N] [--bind ADDR] [--max-clients N] [--workers N]
 //                    [--idle-timeout SECONDS] [--max-bulk BYTES] [--pubsub-capacity N]
+//                    [--busy-poll-us N]
 //
+// --busy-poll-us: weft::RuntimeOptions::busy_poll (default 0, off): a worker that runs out of
+// work polls the driver for up to N microseconds before it sleeps in epoll_wait.
 // Prints "listening on ADDR:PORT" once it accepts (with --port 0, the port chosen). SIGINT
 // and SIGTERM shut it down gracefully (server.hpp); it then exits 0.
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -34,7 +38,7 @@ using Server = weft_resp::Server<weft_resp::ReadyMaps>;
   if (why) std::fprintf(stderr, "%s: %s\n", prog, why);
   std::fprintf(stderr,
                "usage: %s [--port N] [--bind ADDR] [--max-clients N] [--workers N] [--idle-timeout SECONDS]\n"
-               "          [--max-bulk BYTES] [--pubsub-capacity N]\n",
+               "          [--max-bulk BYTES] [--pubsub-capacity N] [--busy-poll-us N]\n",
                prog);
   std::exit(2);
 }
@@ -93,7 +97,7 @@ int main(int argc, char** argv) {
   const char* prog = argv[0];
   weft_resp::Config config;
   std::string bind_ip = "127.0.0.1";
-  unsigned long long port = 6379, workers = 0;
+  unsigned long long port = 6379, workers = 0, busy_poll_us = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--help" || a == "-h") usage(prog, nullptr);
@@ -103,6 +107,7 @@ int main(int argc, char** argv) {
     else if (a == "--bind") bind_ip = v;
     else if (a == "--max-clients") config.max_clients = number(prog, "--max-clients", v, 1, 1'000'000);
     else if (a == "--workers") workers = number(prog, "--workers", v, 1, 1024);
+    else if (a == "--busy-poll-us") busy_poll_us = number(prog, "--busy-poll-us", v, 0, 1'000'000);
     else if (a == "--idle-timeout")
       config.idle_timeout = std::chrono::seconds(number(prog, "--idle-timeout", v, 0, 1'000'000));
     else if (a == "--max-bulk") config.limits.max_bulk = number(prog, "--max-bulk", v, 1, std::size_t{1} << 32);
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
 
   weft::RuntimeOptions options;
   options.worker_threads = workers;
+  options.busy_poll = std::chrono::microseconds(busy_poll_us);
   options.thread_name = "weft-resp";
   weft::Runtime rt(options);
   return rt.block_on(serve(std::move(config), sfd));

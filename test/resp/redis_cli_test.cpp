@@ -71,7 +71,7 @@ class Child {
 // The server binary on an ephemeral port.
 class Server {
  public:
-  explicit Server(const char* binary) : proc_({binary, "--port", "0"}) {
+  explicit Server(const char* binary, std::vector<std::string> extra = {}) : proc_(argv(binary, std::move(extra))) {
     const std::string l = proc_.line();
     const std::string prefix = "listening on 127.0.0.1:";
     if (l.rfind(prefix, 0) != 0) throw std::runtime_error("unexpected first line: " + l);
@@ -81,6 +81,11 @@ class Server {
   int stop(int sig) { return proc_.stop(sig); }
 
  private:
+  static std::vector<std::string> argv(const char* binary, std::vector<std::string> extra) {
+    std::vector<std::string> a{binary, "--port", "0"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
   Child proc_;
   std::string port_;
 };
@@ -147,6 +152,21 @@ TEST_P(RedisCli, pipelining_with_pipe_mode) {
   EXPECT_NE(out.find("errors: 0, replies: 1000"), std::string::npos) << out;
   EXPECT_EQ(cli(s, "GET k499"), "v499\n");
   EXPECT_EQ(s.stop(SIGINT), 0);
+}
+
+// RuntimeOptions::busy_poll through the server's flag: the same answers, and a clean stop
+// while its worker polls; a bad value is a usage error.
+TEST_P(RedisCli, busy_polling_server_answers_and_stops) {
+  Server s(GetParam(), {"--busy-poll-us", "2000"});
+  std::string script = "printf '";
+  for (int i = 0; i < 200; ++i) script += "SET k" + std::to_string(i) + " v\\r\\nGET k" + std::to_string(i) + "\\r\\n";
+  const std::string out = sh(script + "' | redis-cli -p " + s.port() + " --pipe");
+  EXPECT_NE(out.find("errors: 0, replies: 400"), std::string::npos) << out;
+  EXPECT_EQ(cli(s, "GET k199"), "v\n");
+  EXPECT_EQ(s.stop(SIGTERM), 0);
+  const std::string bad = sh(std::string(GetParam()) + " --busy-poll-us -1 2>&1; echo exit=$?");
+  EXPECT_NE(bad.find("--busy-poll-us: not a number"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("exit=2"), std::string::npos) << bad;
 }
 
 TEST_P(RedisCli, pubsub_messages_arrive_in_order) {
