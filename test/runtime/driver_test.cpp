@@ -256,6 +256,7 @@ TEST(DriverInRuntime, busy_polling_sees_io_timers_and_wakes_and_shuts_down) {
         EXPECT_EQ(::write(pipe.w, "x", 1), 1);
       });
       EXPECT_TRUE(rt.block_on(std::move(pipe.reader)).has_value());  // I/O readiness
+      writer.join();  // its write came through the kernel, which tsan does not see: join first
       ::close(pipe.w);
       rt.block_on([]() -> weft::Task<void> {
         const auto t0 = Clock::now();
