@@ -5,9 +5,16 @@
 // tcp_echo_latency/conns:C: each of C client tasks sends a 64-byte message and waits for
 //   its echo, 20,000 / C times in a row (20,000 round trips in all); the time per round
 //   trip is the row's figure, and the counters p50_ns / p99_ns are over every round trip.
+//   With WEFT_BENCH_DUMP_DIR set, each run also writes every round trip's latency (ns, one
+//   per line, each client's in the order they happened, client after client) to
+//   $WEFT_BENCH_DUMP_DIR/tcp_echo_latency_conns<C>_weft.txt (the last run's stays), as the
+//   tokio twin does to ..._tokio.txt: tools/latency_outliers.py reads them.
 // tcp_echo_throughput/conns:C: each client writes 64 MiB / C in 64 KiB writes from one task
 //   while another task reads the echo back (split halves); per MiB echoed.
 #include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -74,6 +81,13 @@ void tcp_echo_latency(benchmark::State& state) {
   for (auto _ : state) {
     auto lat = weft_bench::runtime().block_on(latency_body(Conns));
     if (lat.size() != std::size_t(n_round_trips)) throw std::runtime_error("tcp_echo: lost round trips");
+    if (const char* dir = std::getenv("WEFT_BENCH_DUMP_DIR")) {
+      const std::string path = std::string(dir) + "/tcp_echo_latency_conns" + std::to_string(Conns) + "_weft.txt";
+      std::FILE* f = std::fopen(path.c_str(), "w");
+      if (f == nullptr) throw std::runtime_error("tcp_echo: cannot write " + path);
+      for (std::uint64_t ns : lat) std::fprintf(f, "%llu\n", static_cast<unsigned long long>(ns));
+      std::fclose(f);
+    }
     state.counters["units"] = n_round_trips;
     state.counters["p50_ns"] = weft_bench::quantile(lat, 0.50);
     state.counters["p99_ns"] = weft_bench::quantile(lat, 0.99);

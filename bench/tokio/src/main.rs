@@ -759,6 +759,15 @@ fn tcp_rows(h: &Harness) {
                 all
             });
             check(lat.len() == ROUND_TRIPS);
+            // The twin of bench/tcp_echo.cpp's dump (see there), before the quantiles sort.
+            if let Ok(dir) = std::env::var("WEFT_BENCH_DUMP_DIR") {
+                use std::io::Write;
+                let path = format!("{}/tcp_echo_latency_conns{}_tokio.txt", dir, conns);
+                let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("cannot write the dump"));
+                for ns in &lat {
+                    writeln!(f, "{}", ns).unwrap();
+                }
+            }
             vec![("units", ROUND_TRIPS as f64), ("p50_ns", quantile(&mut lat, 0.50)), ("p99_ns", quantile(&mut lat, 0.99))]
         });
         h.measure(if conns == 1 { "tcp_echo_throughput/conns:1" } else { "tcp_echo_throughput/conns:100" },
