@@ -5,10 +5,14 @@ trips happened) and prints, for each file, the quantiles, the outliers (round tr
 --factor x the median: how many, their share) and the time between consecutive outliers
 (elapsed time summed over the round trips in between, so only meaningful for one client).
 
+With --clients N (the file holds N clients' round trips, client after client, as many each),
+it also prints the steady state: the quantiles without each client's first and last --edge
+round trips (connection set-up and the end of the run).
+
 A tail made by something periodic outside the runtime (a timer tick of the kernel or the
 hypervisor) shows as outliers spaced by its period, the same in both runtimes' files.
 
-Usage: tools/latency_outliers.py [--factor F] FILE...
+Usage: tools/latency_outliers.py [--factor F] [--clients N [--edge K]] FILE...
 Example (one connection, both runtimes, mimalloc builds):
   mkdir -p /tmp/dump && export WEFT_BENCH_DUMP_DIR=/tmp/dump
   build/release/bench/weft_bench_mimalloc --benchmark_filter='^tcp_echo_latency/conns:1/'
@@ -27,6 +31,8 @@ def q(sorted_v, p):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--factor", type=float, default=2.0, help="an outlier is slower than this x the median")
+    ap.add_argument("--clients", type=int, default=0, help="clients in each file (for the steady state)")
+    ap.add_argument("--edge", type=int, default=10, help="round trips left out at each end of a client's")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     for path in a.files:
@@ -39,6 +45,14 @@ def main():
         med = statistics.median(v)
         qs = " ".join(f"p{p * 100:g}={q(s, p) / 1000:.1f}" for p in (0.1, 0.5, 0.9, 0.95, 0.98, 0.99, 0.999))
         print(f"{path}: {len(v)} round trips, us: {qs}")
+        if a.clients > 0:
+            per = len(v) // a.clients
+            st = sorted(ns for c in range(a.clients) for ns in v[c * per + a.edge:(c + 1) * per - a.edge])
+            if st:
+                p50, p90, p99 = q(st, 0.5), q(st, 0.9), q(st, 0.99)
+                print(f"  steady state ({a.clients} clients, {a.edge} round trips left out at each end): "
+                      f"p50={p50 / 1000:.1f} p90={p90 / 1000:.1f} p99={p99 / 1000:.1f} us, "
+                      f"p90/p50 {p90 / p50:.2f}, p99/p50 {p99 / p50:.2f}")
         at, t = [], 0
         for ns in v:
             at.append(t)
