@@ -21,7 +21,7 @@ Each cell also shows the server's CPU time over the load (all its threads, from
 
 Usage: resp_bench.py --build DIR [--rounds N] [--requests N] [--workers N] [--json F]
        [--markdown F] [--only bench,fanout] [--servers redis,weft,weft_vec]
-       [--fanout-channels 10,10000]
+       [--fanout-channels 10,10000] [--variant LABEL=PATH ...]
 """
 import argparse
 import json
@@ -66,8 +66,8 @@ def wait_port(port, proc, timeout=10.0):
 class Server:
     """One server process, started for a round and stopped after it."""
 
-    def __init__(self, name, build, workers):
-        self.name, self.build, self.workers = name, build, workers
+    def __init__(self, name, build, workers, binary=None):
+        self.name, self.build, self.workers, self.binary = name, build, workers, binary
         self.proc, self.port = None, None
 
     def __enter__(self):
@@ -76,8 +76,9 @@ class Server:
             cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                    "--appendonly", "no", "--protected-mode", "no", "--loglevel", "warning"]
         else:
-            binary = "weft_resp_server_vec" if self.name == "weft_vec" else "weft_resp_server"
-            cmd = [os.path.join(self.build, "bench", "resp", binary), "--port", str(self.port),
+            binary = self.binary or os.path.join(
+                self.build, "bench", "resp", "weft_resp_server_vec" if self.name == "weft_vec" else "weft_resp_server")
+            cmd = [binary, "--port", str(self.port),
                    "--workers", str(self.workers), "--max-clients", "20000"]
             if self.name == "weft_busy":
                 cmd += ["--busy-poll-us", str(BUSY_POLL_US)]
@@ -150,18 +151,24 @@ def main():
     ap.add_argument("--fanout-channels", default=",".join(str(c) for _, c in FANOUT),
                     help="channels per subscriber of the fan-out loads, comma-separated (50 subscribers each)")
     ap.add_argument("--servers", default=",".join(SERVERS), help="a subset of " + ",".join(SERVERS))
+    ap.add_argument("--variant", action="append", default=[], metavar="LABEL=PATH",
+                    help="also run this weft_resp_server binary (another build), as `weft` is run; "
+                         "the table adds its column and LABEL / weft")
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     a = ap.parse_args()
     only = set(a.only.split(","))
     servers = [n for n in SERVERS if n in a.servers.split(",")]
+    variants = dict(v.split("=", 1) for v in a.variant)
+    servers += list(variants)
+    columns = SERVERS + list(variants)
 
     fanout_loads = [(FANOUT[0][0], int(c)) for c in a.fanout_channels.split(",")]
     samples = {}  # (kind, row, server) -> list of (throughput, p50, p99)
     for rnd in range(a.rounds):
         order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
         for name in order:
-            with Server(name, a.build, a.workers) as srv:
+            with Server(name, a.build, a.workers, variants.get(name)) as srv:
                 if "bench" in only:
                     for p in PIPELINES:
                         for t in TESTS:
@@ -183,7 +190,7 @@ def main():
                       int(r.split("C=")[1]))
         for row in keys:
             cells = {}
-            for name in SERVERS:
+            for name in columns:
                 xs = samples.get((kind, row, name))
                 if not xs:
                     continue
@@ -208,9 +215,9 @@ def main():
             f"pub/sub fan-out, {FANOUT_MESSAGES:,} messages, one publisher"
         lines.append(f"\n{title} ({tput}: median (min..max) of {a.rounds} rounds; latency p50 / p99 in {lat}; "
                      "server CPU time over the load in ms):\n")
-        lines.append(f"| load | {' | '.join(SERVERS)} | weft / redis | weft_busy / redis | weft_vec / redis | "
-                     "p99 weft / redis | p99 weft_busy / redis |")
-        lines.append("|---|" + "---|" * (len(SERVERS) + 5))
+        lines.append(f"| load | {' | '.join(columns)} | weft / redis | weft_busy / redis | weft_vec / redis | "
+                     "p99 weft / redis | p99 weft_busy / redis |" + "".join(f" {v} / weft |" for v in variants))
+        lines.append("|---|" + "---|" * (len(columns) + 5 + len(variants)))
         for r in kr:
             c = r["servers"]
             def cell(n):
@@ -219,13 +226,14 @@ def main():
                 x = c[n]
                 return (f"{x['throughput']:,.0f} ({x['throughput_spread']}); {x['p50']:g} / {x['p99']:g}; "
                         f"cpu {x['cpu_ms']:,.0f}")
-            def ratio(n, field):
-                if n not in c or "redis" not in c or c["redis"][field] == 0:
+            def ratio(n, field, base="redis"):
+                if n not in c or base not in c or c[base][field] == 0:
                     return "-"
-                return f"{c[n][field] / c['redis'][field]:.2f}"
-            lines.append(f"| {r['row']} | {' | '.join(cell(n) for n in SERVERS)} | {ratio('weft', 'throughput')} | "
+                return f"{c[n][field] / c[base][field]:.2f}"
+            lines.append(f"| {r['row']} | {' | '.join(cell(n) for n in columns)} | {ratio('weft', 'throughput')} | "
                          f"{ratio('weft_busy', 'throughput')} | {ratio('weft_vec', 'throughput')} | "
-                         f"{ratio('weft', 'p99')} | {ratio('weft_busy', 'p99')} |")
+                         f"{ratio('weft', 'p99')} | {ratio('weft_busy', 'p99')} |" +
+                         "".join(f" {ratio(v, 'throughput', 'weft')} |" for v in variants))
     fan = {r["row"]: r["servers"] for r in rows if r["kind"] == "fanout"}
     if len(fan) >= 2:
         by_c = sorted(fan, key=lambda r: int(r.split("C=")[1]))
@@ -233,7 +241,7 @@ def main():
         for hi in by_c[1:]:
             lines.append(f"\nfan-out cost at {hi.split(' ')[1]} vs {lo.split(' ')[1]} per connection "
                          "(time per delivery, ratio; target for weft <= 1.2 at C=10000 vs C=10):")
-            for n in SERVERS:
+            for n in columns:
                 if n in fan[lo] and n in fan[hi]:
                     lines.append(f"- {n}: {fan[lo][n]['throughput'] / fan[hi][n]['throughput']:.2f}")
     write_outputs("\n".join(lines), a.markdown, a.json,

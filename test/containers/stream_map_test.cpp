@@ -310,6 +310,92 @@ TYPED_TEST(StreamMapTest, self_waking_stream_does_not_keep_a_poll_looping) {
 
 // Inside a task, every stream poll spends the task's cooperative budget: a map of many
 // always-ready streams yields to the other tasks (Pending and woken) once it is spent.
+// A stream with poll_next_then_wait (weft/stream/stream.hpp): items queued by the test; with
+// its last item it registers the waker and says so (unless `say_waits` is off).
+struct WaitingProbe {
+  std::shared_ptr<int> polls = std::make_shared<int>(0);
+  std::shared_ptr<std::vector<int>> items = std::make_shared<std::vector<int>>();  // front first
+  std::shared_ptr<weft::Waker> waker = std::make_shared<weft::Waker>();
+  bool say_waits = true;
+  weft::Poll<std::optional<int>> poll_next(weft::Context& cx) {
+    bool waits = false;
+    return poll_next_then_wait(cx, waits);
+  }
+  weft::Poll<std::optional<int>> poll_next_then_wait(weft::Context& cx, bool& waits) {
+    ++*polls;
+    waits = false;
+    if (items->empty()) {
+      *waker = cx.waker();
+      return weft::pending;
+    }
+    const int v = items->front();
+    items->erase(items->begin());
+    if (items->empty() && say_waits) {
+      *waker = cx.waker();
+      waits = true;
+    }
+    return std::optional<int>(v);
+  }
+  // Queues an item and wakes the registered waker, as a channel's send does.
+  void send(int v) {
+    items->push_back(v);
+    std::exchange(*waker, weft::Waker()).wake();
+  }
+};
+static_assert(weft::StreamThatWaits<WaitingProbe>);
+
+TEST(ReadyStreamMap, a_stream_that_waits_with_its_last_item_is_polled_again_only_when_woken) {
+  WaitingProbe probe;
+  weft::ReadyStreamMap<int, WaitingProbe> m;
+  m.insert(1, probe);
+  MockTask t(std::move(m));
+  EXPECT_TRUE(t.poll_next().is_pending());  // a new entry is polled once: nothing yet
+  EXPECT_EQ(*probe.polls, 1);
+  probe.send(10);
+  EXPECT_TRUE(t.is_woken());
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready() && p->has_value());
+  EXPECT_EQ(**p, (std::pair<int, int>(1, 10)));
+  EXPECT_EQ(*probe.polls, 2);
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(*probe.polls, 2) << "it said it waits: the map must not poll it for the Pending";
+  // Two items: the first comes without `waits` (one is left), so the map polls it again
+  // for the second, which comes with it; then no further poll until the next wake.
+  probe.send(20);
+  probe.items->push_back(30);
+  EXPECT_TRUE(t.is_woken());
+  std::vector<int> got;
+  for (int i = 0; i < 2; ++i) {
+    auto q = t.poll_next();
+    ASSERT_TRUE(q.is_ready() && q->has_value());
+    got.push_back((*q)->second);
+  }
+  EXPECT_EQ(got, (std::vector<int>{20, 30}));
+  EXPECT_EQ(*probe.polls, 4);
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(*probe.polls, 4);
+  EXPECT_FALSE(t.is_woken());
+  // A wake that comes before the map's next poll is not lost.
+  probe.send(40);
+  auto r = t.poll_next();
+  ASSERT_TRUE(r.is_ready() && r->has_value());
+  EXPECT_EQ((*r)->second, 40);
+}
+
+TEST(ReadyStreamMap, a_stream_that_does_not_say_it_waits_is_polled_for_its_pending) {
+  WaitingProbe probe;
+  probe.say_waits = false;
+  weft::ReadyStreamMap<int, WaitingProbe> m;
+  probe.items->push_back(5);
+  m.insert(1, probe);
+  MockTask t(std::move(m));
+  auto p = t.poll_next();
+  ASSERT_TRUE(p.is_ready() && p->has_value());
+  EXPECT_EQ((*p)->second, 5);
+  EXPECT_TRUE(t.poll_next().is_pending());
+  EXPECT_EQ(*probe.polls, 2) << "after an item, the map polls the stream again";
+}
+
 TEST(ReadyStreamMap, many_ready_streams_spend_the_budget_and_yield) {
   weft::ReadyStreamMap<int, weft::stream::Iter<std::vector<int>>> m;
   for (int i = 0; i < 300; ++i) m.insert(i, weft::stream::iter(std::vector<int>{}));  // each ends at once

@@ -386,6 +386,121 @@ TEST(Broadcast, streams_multiplexed_in_a_stream_map) {
   EXPECT_TRUE(t.poll_next().is_pending());
 }
 
+TEST(Broadcast, poll_recv_then_wait_registers_with_the_last_value_only) {
+  auto [tx, rx] = broadcast::channel<int>(8);
+  weft::testing::WakeCounter wc;
+  weft::Waker w = wc.waker();
+  weft::Context cx(w);
+  (void)tx.send(1);
+  (void)tx.send(2);
+  bool waits = true;
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 1);
+  EXPECT_FALSE(waits) << "a value is left";
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 2);
+  EXPECT_TRUE(waits) << "the last value: the waker is registered for the next";
+  (void)tx.send(3);
+  EXPECT_EQ(wc.wakes(), 1) << "the registration made with the value is woken by the next send";
+  (void)tx.send(4);
+  EXPECT_EQ(wc.wakes(), 1) << "woken once";
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 3);
+  EXPECT_FALSE(waits);
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 4);
+  EXPECT_TRUE(waits);
+  // The last value of a closed channel registers nothing: the next poll reports closed.
+  (void)tx.send(5);
+  EXPECT_EQ(wc.wakes(), 2);
+  { auto d = std::move(tx); }
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 5);
+  EXPECT_FALSE(waits);
+  auto end = rx.poll_recv_then_wait(cx, waits);
+  ASSERT_TRUE(end.is_ready());
+  EXPECT_TRUE(end->error().is_closed());
+  EXPECT_FALSE(waits);
+}
+
+TEST(Broadcast, poll_recv_then_wait_lagged_registers_nothing) {
+  auto [tx, rx] = broadcast::channel<int>(2);
+  weft::testing::WakeCounter wc;
+  weft::Waker w = wc.waker();
+  weft::Context cx(w);
+  for (int i = 0; i < 5; ++i) (void)tx.send(i);
+  bool waits = true;
+  auto lag = rx.poll_recv_then_wait(cx, waits);
+  ASSERT_TRUE(lag.is_ready());
+  EXPECT_TRUE(lag->error().is_lagged());
+  EXPECT_FALSE(waits);
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 3);
+  EXPECT_FALSE(waits);
+  EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 4);
+  EXPECT_TRUE(waits);
+}
+
+TEST(Broadcast, a_receiver_dropped_after_waiting_with_its_value_releases_the_waker) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  auto other = tx.subscribe();
+  std::weak_ptr<int> alive;
+  {
+    auto token = std::make_shared<int>(0);
+    alive = token;
+    weft::Waker w = weft::Waker::from_fn([token] {});
+    weft::Context cx(w);
+    (void)tx.send(1);
+    bool waits = false;
+    EXPECT_EQ(value_of(rx.poll_recv_then_wait(cx, waits).take()), 1);
+    EXPECT_TRUE(waits);
+  }
+  EXPECT_FALSE(alive.expired()) << "the channel holds the waker registered with the value";
+  { auto d = std::move(rx); }
+  EXPECT_TRUE(alive.expired()) << "dropping the receiver released it";
+  auto r = tx.send(2);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 1u);  // only `other`: the dropped receiver no longer counts
+}
+
+// A ready-set map of broadcast streams (whose polls register with the last value) consumed
+// by a task on two workers while a thread sends to random channels: every value arrives,
+// once, in each channel's order.
+TEST(Broadcast, stress_ready_stream_map_of_streams_that_wait_gets_every_value_in_order) {
+  constexpr int channels = 64;
+  constexpr int n = 20'000;
+  weft::Runtime rt(weft_test::mt(2));
+  std::vector<broadcast::Sender<int>> txs;
+  weft::ReadyStreamMap<int, broadcast::BroadcastStream<int>> map;
+  for (int c = 0; c < channels; ++c) {
+    // No lag: a channel gets ~n / channels values in all, fewer than its capacity.
+    auto [tx, rx] = broadcast::channel<int>(1024);
+    txs.push_back(std::move(tx));
+    map.insert(c, std::move(rx).into_stream());
+  }
+  auto consumer = rt.spawn([](weft::ReadyStreamMap<int, broadcast::BroadcastStream<int>> m) -> weft::Task<long> {
+    std::vector<int> next(channels, 0);  // the next value expected per channel
+    long got = 0;
+    while (auto item = co_await weft::next(m)) {
+      auto& [c, v] = *item;
+      if (!v) co_return -1;  // lagged: must not happen
+      if (*v != next[static_cast<std::size_t>(c)]) co_return -2;
+      ++next[static_cast<std::size_t>(c)];
+      ++got;
+    }
+    co_return got;  // every sender gone and every stream drained
+  }(std::move(map)));
+  std::thread sender([txs = std::move(txs)]() mutable {
+    std::vector<int> sent(channels, 0);
+    std::uint32_t x = 12345;
+    for (int i = 0; i < n; ++i) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      const std::size_t c = x % channels;
+      EXPECT_TRUE(txs[c].send(sent[c]++));
+      if (i % 64 == 0) std::this_thread::yield();  // let the consumer catch up and wait
+    }
+    txs.clear();  // closes every channel
+  });
+  sender.join();
+  EXPECT_EQ(join(rt, std::move(consumer)), n);
+}
+
 TEST(Broadcast, poll_recv_spends_the_budget_and_yields_when_spent) {
   auto [tx, rx] = broadcast::channel<int>(16);
   for (int i = 0; i < 10; ++i) (void)tx.send(i);

@@ -8,7 +8,11 @@
 // entries that just yielded an item (they may have more). poll_next moves what the shared
 // queue holds to the back of the run list, then polls entries from its front, so an entry
 // that yielded goes behind the others that were ready and a busy stream cannot starve
-// them.
+// them. A stream that says, with its item, that it has no more and registered the waker
+// (poll_next_then_wait, weft/stream/stream.hpp; broadcast's BroadcastStream does) is not put
+// back: its next item's wake queues it, and the poll that would only have returned Pending
+// is saved (at one item per wake, as a subscriber on many channels gets, that poll was
+// half of the polls and one of the two locks of the channel per item).
 // Bounds: every stream poll spends one unit of the task's cooperative budget (coop.hpp);
 // when it is spent the map yields (Pending, waking its task), so many ready streams cannot
 // monopolize a worker. Outside a task the budget is unconstrained and one poll drains every
@@ -256,8 +260,10 @@ class ReadyStreamMap
     Context ecx(w.get());
     const int before = coop::remaining();
     std::optional<Poll<std::optional<stream_item_t<S>>>> polled;
+    bool waits = false;  // the stream registered this entry's waker with the item it returns
     try {
-      polled.emplace(kv.second.poll_next(ecx));
+      if constexpr (StreamThatWaits<S>) polled.emplace(kv.second.poll_next_then_wait(ecx, waits));
+      else polled.emplace(kv.second.poll_next(ecx));
     } catch (...) {
       // The stream threw: the exception goes to the caller and the entry stays in the map,
       // ready, so the next poll_next polls it again (VecStreamMap, which scans every
@@ -275,8 +281,11 @@ class ReadyStreamMap
     auto& v = *p;
     if (v) {
       // It may have more: to the back of the run list, keeping its reference, unless a
-      // wake during the poll already queued it (with a reference of its own).
-      if (e->try_requeue_owned()) push_back_run(e);
+      // wake during the poll already queued it (with a reference of its own), or the
+      // stream says it has no more and registered the entry's waker (then its next poll
+      // would be Pending: the run list's reference goes, as for Pending, and the next
+      // item's wake queues the entry again).
+      if (!waits && e->try_requeue_owned()) push_back_run(e);
       else e->ref_dec();
       // Last: if building the item throws, the entry is already back in its place (the
       // item is lost, as when poll_next_many's push_back throws).

@@ -5,11 +5,18 @@
 //                                                    or Pending (waker registered).
 //   std::pair<size_t, std::optional<size_t>> size_hint() const   optional: bounds on the
 //                                                    number of items still to come.
+//   Poll<std::optional<Item>> poll_next_then_wait(Context&, bool& waits)   optional: as
+//                                                    poll_next, and `waits` set when the item
+//                                                    was the last one available and the waker
+//                                                    is registered for the next, so that a
+//                                                    poll before the next wake would only
+//                                                    return Pending (a container may skip it).
 // From a task: `while (auto item = co_await weft::next(s)) ...`.
 //
 // Also here: BoxStream<T> (type-erased, for heterogeneous sets), StreamNotifyClose<S>
 // (tokio-stream's wrapper: items as optional<Item>, then one final nullopt item when the
 // inner stream ends), and into_future(Task) (drive a task inside another task's poll).
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -36,6 +43,13 @@ SizeHint size_hint(const S& s) {
   if constexpr (requires { s.size_hint(); }) return s.size_hint();
   else return {0, std::nullopt};
 }
+
+/// A stream that can say, with an item, that it registered the waker for the next one
+/// (poll_next_then_wait, above).
+template <class S>
+concept StreamThatWaits = Stream<S> && requires(S& s, Context& cx, bool& waits) {
+  { s.poll_next_then_wait(cx, waits) } -> std::same_as<decltype(s.poll_next(cx))>;
+};
 
 namespace detail {
 // Size-hint arithmetic, as Rust's Iterator::size_hint sums: lower bounds saturate at
