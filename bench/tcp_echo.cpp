@@ -14,8 +14,8 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "latency.hpp"

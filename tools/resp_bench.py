@@ -160,6 +160,9 @@ def main():
     only = set(a.only.split(","))
     servers = [n for n in SERVERS if n in a.servers.split(",")]
     variants = dict(v.split("=", 1) for v in a.variant)
+    clash = set(variants) & set(SERVERS)
+    if clash:
+        ap.error(f"--variant labels must differ from the servers' names: {', '.join(sorted(clash))}")
     servers += list(variants)
     columns = SERVERS + list(variants)
 
